@@ -1,0 +1,3 @@
+from funding_finder.cli import main
+
+main()

@@ -1,0 +1,357 @@
+"""The `funding-finder` command line: collect, rates, cycles, exchanges, simulate, demo, settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich import box
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+from rich.text import Text
+
+from funding_finder import __version__
+from funding_finder.collector import Collector, CollectorConfig, CycleResult, url_overrides
+from funding_finder.exchanges import VENUES
+from funding_finder.model import FundingRate, iso_utc
+from funding_finder.settings import markdown_table, option
+from funding_finder.store import CycleRecord, Store, StoreError
+
+console = Console()
+SORT_KEYS = ("exchange", "apr", "funding_rate", "symbol")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, markup=False)],
+        force=True,
+    )
+
+
+def _venue_ids(exchanges: str) -> list[str]:
+    """Parse `--exchanges`; an id that is not implemented is a usage error (exit 2)."""
+    if exchanges.strip().lower() in ("", "all"):
+        return list(VENUES)
+    ids = [part.strip().lower() for part in exchanges.split(",") if part.strip()]
+    unknown = [venue_id for venue_id in ids if venue_id not in VENUES]
+    if unknown:
+        raise click.UsageError(
+            f"not implemented: {', '.join(unknown)}. Implemented exchanges: {', '.join(VENUES)}", None
+        )
+    return ids
+
+
+def _open_store(db: str) -> Store:
+    try:
+        return Store(db)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="funding-finder")
+def main() -> None:
+    """Funding rates of every perpetual contract, normalized across venues."""
+
+
+def _config(
+    venue_ids: Sequence[str],
+    venue_deadline_s: float,
+    cycle_deadline_s: float,
+    timeout_s: float,
+    retries: int,
+    base_urls: dict[str, str] | None = None,
+) -> CollectorConfig:
+    return CollectorConfig(
+        venue_deadline_s=venue_deadline_s,
+        cycle_deadline_s=cycle_deadline_s,
+        timeout_s=timeout_s,
+        retries=retries,
+        base_urls=base_urls if base_urls is not None else url_overrides(venue_ids),
+    )
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one cycle and exit.")
+@option("every")
+@option("db")
+@option("exchanges")
+@option("venue_deadline_s")
+@option("cycle_deadline_s")
+@option("timeout_s")
+@option("retries")
+@option("log_level")
+def collect(
+    once: bool,
+    every: float,
+    db: str,
+    exchanges: str,
+    venue_deadline_s: float,
+    cycle_deadline_s: float,
+    timeout_s: float,
+    retries: int,
+    log_level: str,
+) -> None:
+    """Collect the funding rate of every perpetual: one cycle, or one every --every minutes."""
+    _setup_logging(log_level)
+    venue_ids = _venue_ids(exchanges)
+    store = _open_store(db)
+    collector = Collector(
+        store, venue_ids, _config(venue_ids, venue_deadline_s, cycle_deadline_s, timeout_s, retries)
+    )
+    try:
+        while True:
+            started = time.monotonic()
+            _print_cycle(collector.run_cycle())
+            if once:
+                return
+            pause_s = max(0.0, every * 60 - (time.monotonic() - started))
+            console.print(f"next cycle in {pause_s:.0f} s (Ctrl-C stops)")
+            time.sleep(pause_s)
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        store.close()
+
+
+def _print_cycle(result: CycleResult) -> None:
+    table = Table(title=f"cycle {result.cycle_id}: {result.status}, {result.rows} rows")
+    for column in ("exchange", "status", "rows", "requests", "failures", "duration s", "gate wait s"):
+        table.add_column(
+            column, justify="right" if column not in ("exchange", "status", "failures") else "left"
+        )
+    for run in result.runs:
+        failures = ", ".join(f"{kind} {count}" for kind, count in sorted(run.failures.items())) or "—"
+        table.add_row(
+            Text(run.exchange),
+            run.status,
+            str(run.rows),
+            str(run.requests),
+            failures,
+            f"{run.duration_s:.2f}",
+            f"{run.gate_wait_s:.2f}",
+        )
+    console.print(table)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per contract.")
+@click.option("--exchange", "exchange_ids", multiple=True, help="Only this venue (repeatable).")
+@click.option(
+    "--sort",
+    "sort_key",
+    type=click.Choice(SORT_KEYS),
+    default="exchange",
+    show_default=True,
+    help="Sort order; apr and funding_rate sort descending with unknowns last.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")
+@option("db")
+def rates(as_json: bool, exchange_ids: tuple[str, ...], sort_key: str, limit: int | None, db: str) -> None:
+    """The latest funding row of every contract in the store."""
+    for venue_id in exchange_ids:
+        _venue_ids(venue_id)
+    store = _open_store(db)
+    rows = sort_rates(store.latest_rates(list(exchange_ids) or None), sort_key)[:limit]
+    store.close()
+    if as_json:
+        click.echo(json.dumps([row.to_json() for row in rows]))
+    else:
+        console.print(rates_table(rows, title=f"{len(rows)} contracts"))
+
+
+def sort_rates(rows: list[FundingRate], sort_key: str) -> list[FundingRate]:
+    """Rows sorted for display: by exchange and native symbol, or by a number descending, nulls last."""
+    if sort_key == "exchange":
+        return sorted(rows, key=lambda row: (row.exchange, row.native_symbol))
+    if sort_key == "symbol":
+        return sorted(rows, key=lambda row: (row.symbol, row.exchange))
+    known = [row for row in rows if getattr(row, sort_key) is not None]
+    unknown = [row for row in rows if getattr(row, sort_key) is None]
+    return sorted(known, key=lambda row: getattr(row, sort_key), reverse=True) + unknown
+
+
+def _pct(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.6g}"
+
+
+def rates_table(rows: Sequence[FundingRate], title: str) -> Table:
+    """Presentation only: rates are shown in percent here and nowhere inside the code.
+
+    Venue strings go in as `Text`, never as markup, so a symbol like `[red]X` prints literally. A
+    terminal narrower than 110 columns gets no open-interest column, so that flags stay visible.
+    """
+    wide = console.width >= 110
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("exchange", no_wrap=True, min_width=7)
+    table.add_column("symbol", overflow="fold", min_width=18)
+    numbers = [("rate", 9), ("h", 2), ("APR", 8), ("next (UTC)", 11)] + ([("OI USD", 11)] if wide else [])
+    for column, width in numbers:
+        table.add_column(column, justify="right", no_wrap=True, min_width=width)
+    table.add_column("flags", overflow="fold")
+    for row in rows:
+        table.add_row(
+            Text(row.exchange),
+            Text(row.symbol),
+            _pct(row.funding_rate),
+            "—" if row.interval_hours is None else f"{row.interval_hours:g}",
+            _pct(row.apr, 1),
+            f"{row.next_funding_time:%m-%d %H:%M}" if row.next_funding_time else "—",
+            *([_num(row.open_interest_usd)] if wide else []),
+            Text(" ".join(row.flags), overflow="fold"),
+        )
+    return table
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest cycles shown."
+)
+@option("db")
+def cycles(as_json: bool, limit: int, db: str) -> None:
+    """Collection cycles, newest first, with every venue's requests, rows and failures by kind."""
+    store = _open_store(db)
+    records = store.cycles(limit)
+    store.close()
+    if as_json:
+        click.echo(json.dumps([_cycle_json(record) for record in records]))
+        return
+    for record in records:
+        console.print(
+            f"[bold]cycle {record.id}[/bold] {record.status} started {iso_utc(record.started_at)} "
+            f"finished {iso_utc(record.finished_at) or '—'}"
+        )
+        for run in record.venues:
+            failures = ", ".join(f"{k} {v}" for k, v in sorted(run.failures.items())) or "no failures"
+            console.print(
+                f"  {run.exchange:<12} {run.status:<8} {run.rows:>5} rows {run.requests:>3} requests "
+                f"{run.duration_s:6.2f} s  wait {run.gate_wait_s:.2f} s  {failures}"
+            )
+
+
+def _cycle_json(record: CycleRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "started_at": iso_utc(record.started_at),
+        "finished_at": iso_utc(record.finished_at),
+        "status": record.status,
+        "venues": [run.to_json() for run in record.venues],
+    }
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def exchanges(as_json: bool) -> None:
+    """The implemented venues."""
+    venues = [
+        {
+            "id": module.SPEC.id,
+            "name": module.SPEC.name,
+            "hosts": dict(module.SPEC.hosts),
+            "endpoints": [endpoint.path for endpoint in module.SPEC.endpoints],
+            "docs_url": module.SPEC.docs_url,
+        }
+        for module in VENUES.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(venues))
+        return
+    table = Table(title="implemented venues")
+    for column in ("id", "name", "endpoints"):
+        table.add_column(column)
+    for venue in venues:
+        table.add_row(venue["id"], venue["name"], "\n".join(venue["endpoints"]))
+    console.print(table)
+
+
+def _faults(pairs: Sequence[str]) -> dict[str, str]:
+    faults = {}
+    for pair in pairs:
+        venue_id, _, kind = pair.partition("=")
+        if not kind:
+            raise click.BadParameter(f"expected VENUE=KIND, got {pair!r}", param_hint="--fault")
+        faults[venue_id.strip()] = kind.strip()
+    return faults
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8900, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option(
+    "--latency-ms",
+    type=float,
+    default=None,
+    help="Median added latency in ms (log-normal); default ~150 ms, 0 for none.",
+)
+@click.option(
+    "--fault", "faults", multiple=True, help="VENUE=KIND: html, http500, drop, hang, truncated, empty."
+)
+@click.option("--seed", type=int, default=None, help="Seed of the latency draws.")
+def simulate(
+    host: str, port: int, latency_ms: float | None, faults: tuple[str, ...], seed: int | None
+) -> None:
+    """Serve the recorded venue responses at the venues' real paths, under their real limits."""
+    from funding_finder.simulator import serve_forever
+
+    serve_forever(host=host, port=port, latency_ms=latency_ms, faults=_faults(faults), seed=seed)
+
+
+@main.command()
+@option("db")
+@option("exchanges")
+@click.option("--latency-ms", type=float, default=None, help="Simulator latency median in ms (default ~150).")
+@click.option(
+    "--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows shown, highest APR first."
+)
+@option("log_level")
+def demo(db: str, exchanges: str, latency_ms: float | None, top: int, log_level: str) -> None:
+    """Offline demo: start the simulator, collect once through it, print the top of the table."""
+    from funding_finder.simulator import Simulator
+
+    _setup_logging(log_level)
+    venue_ids = _venue_ids(exchanges)
+    store = _open_store(db)
+    with Simulator(latency_ms=latency_ms) as sim:
+        console.print(f"exchange simulator at {sim.url} (recorded responses, real limits)")
+        config = _config(
+            venue_ids, 60.0, 120.0, 10.0, 2, {venue_id: sim.venue_url(venue_id) for venue_id in venue_ids}
+        )
+        result = Collector(store, venue_ids, config).run_cycle()
+        sim_stats = sim.stats()
+    _print_cycle(result)
+    rows = sort_rates(store.latest_rates(venue_ids), "apr")
+    store.close()
+    console.print(
+        rates_table(
+            rows[:top],
+            title=f"top {min(top, len(rows))} of {len(rows)} contracts by APR "
+            "(recorded values; old recordings are flagged stale)",
+        )
+    )
+    violations = sim_stats.get("total_violations", 0)
+    requests = sum(venue.get("requests", 0) for venue in sim_stats.get("venues", {}).values())
+    console.print(f"simulator: {requests} requests, {violations} rate-limit violations")
+    console.print(f"database: {store.url}  —  try `funding-finder rates --db {db}`")
+    if violations:
+        sys.exit(1)
+
+
+@main.command("settings")
+def settings_command() -> None:
+    """Print the settings table (Markdown), as in the README."""
+    click.echo(markdown_table())

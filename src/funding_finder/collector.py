@@ -1,0 +1,247 @@
+"""One collection cycle: every enabled venue in parallel, each under its own gate and deadline.
+
+The cycle fans out over venues; each venue fans out over the endpoints of its cycle. A venue's rows
+and stats are written from the cycle's thread as soon as that venue finishes, in one transaction,
+so an abandoned venue can never write late and a reader sees whole venues only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from funding_finder.errors import FetchError
+from funding_finder.exchanges import get_venue
+from funding_finder.exchanges.base import Endpoint, Role
+from funding_finder.fanout import failure_kind, fan_out
+from funding_finder.http import VenueClient
+from funding_finder.model import FundingRate
+from funding_finder.ratelimit import RateGate
+from funding_finder.store import Store, StoreError, VenueRun
+
+log = logging.getLogger("funding_finder.collector")
+
+
+def url_overrides(venue_ids: Sequence[str], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """`FUNDING_FINDER_<ID>_URL` per venue: replaces the scheme and host of every host of that venue."""
+    found = {}
+    for venue_id in venue_ids:
+        value = environ.get(f"FUNDING_FINDER_{venue_id.upper()}_URL")
+        if value:
+            found[venue_id] = value
+    return found
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """Deadlines and call settings of a cycle (seconds)."""
+
+    venue_deadline_s: float = 60.0
+    cycle_deadline_s: float = 120.0
+    timeout_s: float = 10.0
+    retries: int = 2
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+    """Venue id → replacement root for all of that venue's hosts (the simulator, a proxy)."""
+
+
+@dataclass
+class VenueOutcome:
+    run: VenueRun
+    rows: list[FundingRate] = field(default_factory=list)
+    fresh_instruments: dict[str, Any] = field(default_factory=dict)
+    observed_at: datetime | None = None
+
+
+@dataclass
+class CycleResult:
+    cycle_id: int
+    status: str
+    runs: list[VenueRun]
+
+    @property
+    def rows(self) -> int:
+        return sum(run.rows for run in self.runs)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Collector:
+    """Holds one client and gate per venue across cycles, so limits are honoured between cycles too."""
+
+    def __init__(
+        self,
+        store: Store,
+        venue_ids: Sequence[str],
+        config: CollectorConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.config = config or CollectorConfig()
+        self.venues: list[ModuleType] = [get_venue(venue_id) for venue_id in venue_ids]
+        self.clock = clock
+        self.clients = {venue.SPEC.id: self._client(venue) for venue in self.venues}
+
+    def _client(self, venue: ModuleType) -> VenueClient:
+        spec = venue.SPEC
+        override = self.config.base_urls.get(spec.id)
+        base_urls = dict.fromkeys(spec.hosts, override) if override else None
+        return VenueClient(
+            spec,
+            RateGate(spec.id, spec.limits),
+            base_urls=base_urls,
+            timeout_s=self.config.timeout_s,
+            retries=self.config.retries,
+        )
+
+    def run_cycle(self) -> CycleResult:
+        """Collect every venue once; records every venue's stats even when it fails."""
+        cycle_id = self.store.start_cycle(_utcnow())
+        cycle_ends = self.clock() + self.config.cycle_deadline_s
+        runs: dict[str, VenueRun] = {}
+
+        def write(venue: ModuleType, outcome: VenueOutcome) -> None:
+            runs[venue.SPEC.id] = self._write(cycle_id, outcome)
+
+        fan = fan_out(
+            self.venues,
+            lambda venue: self.collect_venue(venue, cycle_ends),
+            workers=len(self.venues),
+            deadline_s=self.config.cycle_deadline_s,
+            thread_name_prefix="venue",
+            on_result=write,
+        )
+        errors = {venue.SPEC.id: exc for venue, exc in fan.errors}
+        for venue in self.venues:
+            venue_id = venue.SPEC.id
+            if venue_id not in runs:
+                exc = errors.get(venue_id)
+                status = "failed" if exc else "deadline"
+                kind = failure_kind(exc) if exc else "deadline"
+                detail = str(exc) if exc else f"cycle deadline of {self.config.cycle_deadline_s:g} s passed"
+                runs[venue_id] = self._write(
+                    cycle_id, VenueOutcome(VenueRun(venue_id, status, failures={kind: 1}, error=detail))
+                )
+        ordered = [runs[venue.SPEC.id] for venue in self.venues]
+        status = "complete" if all(run.status == "ok" for run in ordered) else "partial"
+        self.store.finish_cycle(cycle_id, _utcnow(), status)
+        return CycleResult(cycle_id, status, ordered)
+
+    def _write(self, cycle_id: int, outcome: VenueOutcome) -> VenueRun:
+        run = outcome.run
+        try:
+            self.store.write_venue(
+                cycle_id, run, outcome.rows, outcome.fresh_instruments, outcome.observed_at
+            )
+        except (SQLAlchemyError, StoreError) as exc:
+            log.error("%s: could not store %d rows: %s", run.exchange, len(outcome.rows), exc)
+            run.status, run.error = "failed", f"store: {exc}"
+            run.failures = {**run.failures, "store": 1}
+            try:
+                self.store.write_venue(cycle_id, run, [])
+            except (SQLAlchemyError, StoreError):
+                log.error("%s: could not record the venue's stats either", run.exchange)
+        else:
+            run.rows = len({row.native_symbol for row in outcome.rows})
+        return run
+
+    def collect_venue(self, venue: ModuleType, cycle_ends: float) -> VenueOutcome:
+        """Fetch one venue's endpoints, fill failed secondary lists from the store, build its rows."""
+        spec = venue.SPEC
+        client = self.clients[spec.id]
+        started = self.clock()
+        deadline = min(started + self.config.venue_deadline_s, cycle_ends)
+        requests_before, waited_before = client.requests, client.gate.stats.wait_s
+
+        fan = fan_out(
+            spec.endpoints,
+            lambda endpoint: (client.fetch(endpoint, deadline), _utcnow()),
+            workers=spec.workers,
+            deadline_s=max(0.0, deadline - self.clock()),
+            thread_name_prefix=spec.id,
+        )
+        fetched = {endpoint.name: answer for endpoint, answer in fan.results}
+        failures: Counter[str] = Counter(fan.failures)
+        run = VenueRun(spec.id, "ok")
+        outcome = VenueOutcome(run)
+        rates = [endpoint for endpoint in spec.endpoints if endpoint.role is Role.RATES]
+        if all(endpoint.name in fetched for endpoint in rates):
+            outcome.observed_at = max(fetched[endpoint.name][1] for endpoint in rates)
+            payloads = self._payloads(spec.endpoints, fetched, outcome)
+            self._build(venue, payloads, outcome, failures)
+        else:
+            run.status = "deadline" if fan.deadline_hit else "failed"
+            run.error = _first_error(fan.errors, rates) or "deadline"
+            log.error("%s: no rows this cycle: %s", spec.id, run.error)
+        run.requests = client.requests - requests_before
+        run.gate_wait_s = client.gate.stats.wait_s - waited_before
+        run.duration_s = self.clock() - started
+        run.failures = dict(failures)
+        return outcome
+
+    def _payloads(
+        self,
+        endpoints: Sequence[Endpoint],
+        fetched: Mapping[str, tuple[Any, datetime]],
+        outcome: VenueOutcome,
+    ) -> dict[str, Any]:
+        payloads: dict[str, Any] = {}
+        venue_id = outcome.run.exchange
+        for endpoint in endpoints:
+            if endpoint.name in fetched:
+                payloads[endpoint.name] = fetched[endpoint.name][0]
+                if endpoint.role is Role.INSTRUMENTS:
+                    outcome.fresh_instruments[endpoint.name] = payloads[endpoint.name]
+            elif endpoint.role is Role.INSTRUMENTS:
+                stored = self.store.stored_instruments(venue_id, endpoint.name)
+                payloads[endpoint.name] = stored[0] if stored else None
+                log.warning(
+                    "%s %s failed; %s",
+                    venue_id,
+                    endpoint.name,
+                    f"using the list stored at {stored[1]:%Y-%m-%d %H:%M}Z"
+                    if stored
+                    else "no stored list: rows flagged unfiltered",
+                )
+            else:
+                payloads[endpoint.name] = None
+        return payloads
+
+    @staticmethod
+    def _build(
+        venue: ModuleType, payloads: Mapping[str, Any], outcome: VenueOutcome, failures: Counter[str]
+    ) -> None:
+        run = outcome.run
+        try:
+            built = venue.build_rows(payloads, outcome.observed_at)
+        except FetchError as exc:
+            failures[exc.kind] += 1
+            run.status, run.error = "failed", str(exc)
+            log.error("%s", exc)
+            return
+        except Exception as exc:  # a parser bug must cost this venue only, never the cycle
+            failures["error"] += 1
+            run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("%s: building rows failed", run.exchange)
+            return
+        if built.bad_rows:
+            failures["bad_row"] += built.bad_rows
+        outcome.rows = built.rows
+
+
+def _first_error(errors: Sequence[tuple[Endpoint, BaseException]], rates: Sequence[Endpoint]) -> str | None:
+    for endpoint, exc in errors:
+        if endpoint in rates:
+            return str(exc)
+    return None

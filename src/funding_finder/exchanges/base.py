@@ -1,0 +1,141 @@
+"""What a venue module declares, and the small helpers every venue's pure parsers share.
+
+A venue module is data plus pure functions: a `VenueSpec` (hosts, endpoints, limits, envelope check)
+and `build_rows(payloads, observed_at)`, which joins the decoded payloads of one cycle into
+`FundingRate` rows. It knows nothing of threads, sessions or the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, Protocol, TypeVar
+
+from funding_finder.errors import BadPayload
+from funding_finder.model import FundingRate
+from funding_finder.ratelimit import Limit
+
+log = logging.getLogger("funding_finder.exchanges")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ROW_ERRORS = (KeyError, IndexError, TypeError, ValueError, ArithmeticError, AttributeError)
+"""What a malformed row raises inside a parser; it costs that row, never the response."""
+
+
+class Role(Enum):
+    """What a failed call of an endpoint costs the cycle."""
+
+    RATES = "rates"
+    """Required: without it the venue has no rows this cycle."""
+    INSTRUMENTS = "instruments"
+    """Instrument list: on failure the last stored copy is used, else rows are flagged `unfiltered`."""
+    EXTRA = "extra"
+    """Enrichment (intervals, prices): on failure `build_rows` gets None and leaves those fields null."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One HTTP call of a venue's cycle. `name` doubles as the rate-limit id of the endpoint."""
+
+    name: str
+    path: str
+    role: Role = Role.RATES
+    method: str = "GET"
+    params: Mapping[str, str] = field(default_factory=dict)
+    json_body: Mapping[str, Any] | None = None
+    host: str = "api"
+    instrument: str | None = None
+    """The instrument id charged to per-instrument limits (OKX `instId=ANY`)."""
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    """A venue as data: where it is, what a cycle calls, and the limits it publishes."""
+
+    id: str
+    name: str
+    hosts: Mapping[str, str]
+    """Host roots by key, e.g. {"api": "https://fapi.binance.com"}; paths follow from the root."""
+    endpoints: tuple[Endpoint, ...]
+    limits: tuple[Limit, ...]
+    docs_url: str
+    check_envelope: Callable[[str, str, Any], None] = lambda venue, endpoint, payload: None
+    """Raises ExchangeError / RateLimited for an error envelope inside an HTTP 200."""
+    workers: int = 4
+    usage_headers: Mapping[str, str] = field(default_factory=dict)
+    """Response header → limit name it reports the used units of (Binance `X-MBX-USED-WEIGHT-1M`)."""
+
+    def endpoint(self, name: str) -> Endpoint:
+        for endpoint in self.endpoints:
+            if endpoint.name == name:
+                return endpoint
+        raise KeyError(name)
+
+
+@dataclass
+class BuildResult:
+    """The rows of one venue cycle and how many malformed rows were skipped on the way."""
+
+    rows: list[FundingRate]
+    bad_rows: int = 0
+
+
+class Venue(Protocol):
+    """The shape of a module under `exchanges/`."""
+
+    SPEC: VenueSpec
+
+    def build_rows(self, payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult: ...
+
+
+@dataclass
+class Parsed(Generic[R]):
+    """Items parsed from one payload; `bad_rows` counts rows skipped because they were malformed."""
+
+    items: list[R]
+    bad_rows: int = 0
+
+
+def parse_rows(venue: str, endpoint: str, rows: Any, parse_one: Callable[[Any], R | None]) -> Parsed[R]:
+    """Apply `parse_one` to every row; None drops a row on purpose (status, type), an exception
+    drops it as malformed with one log line naming venue and endpoint."""
+    if not isinstance(rows, list):
+        raise BadPayload(venue, endpoint, f"expected a list of rows, got {type(rows).__name__}")
+    parsed: Parsed[R] = Parsed([])
+    for row in rows:
+        try:
+            item = parse_one(row)
+        except ROW_ERRORS as exc:
+            parsed.bad_rows += 1
+            log.warning(
+                "%s %s: skipped a malformed row (%s: %s): %.200r",
+                venue,
+                endpoint,
+                type(exc).__name__,
+                exc,
+                row,
+            )
+            continue
+        if item is not None:
+            parsed.items.append(item)
+    return parsed
+
+
+def field_of(venue: str, endpoint: str, payload: Any, *path: str | int) -> Any:
+    """`payload[path[0]][path[1]]...`, or BadPayload naming the missing step."""
+    node = payload
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            raise BadPayload(venue, endpoint, f"missing {'.'.join(map(str, path))}") from None
+    return node
+
+
+def index_by(items: Iterable[T], key: Callable[[T], str]) -> dict[str, T]:
+    return {key(item): item for item in items}

@@ -1,0 +1,143 @@
+"""Gate USDT-settled perpetual futures (API v4): one `GET /api/v4/futures/usdt/contracts` per cycle.
+
+API docs: https://www.gate.com/docs/developers/apiv4/en/#query-all-futures-contracts
+
+A plain JSON array of contract objects (no envelope). Fields used:
+- `name` `BASE_USDT` → `BASE/USDT:USDT`, linear: the settle currency is the path's `usdt`, and that path
+  lists `type: "direct"` contracts only (inverse ones live under `/futures/btc`, not collected);
+- `funding_rate` (string): fraction per interval of the current period;
+- `funding_interval`: interval in **seconds** (14400, 28800) — the interval source, same row;
+- `funding_next_apply`: settlement time of the current period, epoch **seconds**;
+- `mark_price`, `index_price` (strings, USDT);
+- `position_size` (contracts) × `quanto_multiplier` (base units per contract) × mark = open interest in USDT.
+The contract list carries no 24 h volume (that is on `/futures/usdt/tickers`), so volume is None.
+
+Filters (by the venue's own fields only): drop `in_delisting: true`, `is_pre_market: true` and a `status`
+other than `trading`; a row without `status` (2023 schema) is kept. `contract_type: "stocks"` ⇒ equity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from funding_finder import model
+from funding_finder.errors import EmptyPayload
+from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, parse_rows
+from funding_finder.model import AssetClass, number, optional_number
+from funding_finder.ratelimit import Limit
+
+VENUE = "gate"
+RATES = "contracts"
+SETTLE = "USDT"
+ASSET_CLASSES: dict[str, AssetClass] = {"stocks": "equity"}
+"""`contract_type` values that are not crypto ("" is crypto; "stocks" are tokenised shares like AAPLX)."""
+
+SPEC = VenueSpec(
+    id=VENUE,
+    name="Gate",
+    hosts={"api": "https://api.gateio.ws"},
+    endpoints=(Endpoint(RATES, "/api/v4/futures/usdt/contracts", Role.RATES),),
+    # Public endpoints: 200 requests per 10 s per endpoint per IP ("Frequency limit rule").
+    # Gate's X-Gate-RateLimit-Requests-Remain reports units *left*, not used, so no usage_headers.
+    limits=(Limit("public", 200, 10.0, scope="endpoint"),),
+    docs_url="https://www.gate.com/docs/developers/apiv4/en/#query-all-futures-contracts",
+    workers=1,
+)
+
+
+class Contract(NamedTuple):
+    name: str
+    listed_base: str
+    quote: str
+    funding_rate: float
+    interval_hours: float | None
+    next_funding_time: datetime | None
+    mark_price: float | None
+    index_price: float | None
+    open_interest_quote: float | None
+    asset_class: AssetClass
+
+
+def split_name(name: Any) -> tuple[str, str]:
+    """`BTC_USDT` → (`BTC`, `USDT`); `AAPLX_USDT` → (`AAPLX`, `USDT`)."""
+    base, quote = name.rsplit("_", 1)
+    if not base or not quote:
+        raise ValueError(f"bad contract name {name!r}")
+    return base, quote
+
+
+def _interval_hours(seconds: Any) -> float | None:
+    value = optional_number(seconds)
+    if value is None:
+        return None
+    if value <= 0:
+        raise ValueError(f"bad funding_interval {seconds!r}")
+    return value / 3600
+
+
+def _product(*factors: float | None) -> float | None:
+    result = 1.0
+    for factor in factors:
+        if factor is None:
+            return None
+        result *= factor
+    return result
+
+
+def _contract(row: Any) -> Contract | None:
+    if row.get("in_delisting") is True or row.get("is_pre_market") is True:
+        return None
+    status = row.get("status")  # absent in the 2023 schema: unknown, so kept
+    if status is not None and status != "trading":
+        return None
+    listed_base, quote = split_name(row["name"])
+    mark = optional_number(row.get("mark_price"))
+    return Contract(
+        name=row["name"],
+        listed_base=listed_base,
+        quote=quote,
+        funding_rate=number(row["funding_rate"]),
+        interval_hours=_interval_hours(row.get("funding_interval")),
+        next_funding_time=model.optional_from_s(row.get("funding_next_apply")),
+        mark_price=mark,
+        index_price=optional_number(row.get("index_price")),
+        open_interest_quote=_product(
+            optional_number(row.get("position_size")), optional_number(row.get("quanto_multiplier")), mark
+        ),
+        asset_class=ASSET_CLASSES.get(row.get("contract_type") or "", "crypto"),
+    )
+
+
+def parse_contracts(payload: Any) -> Parsed[Contract]:
+    """The contract array → tradable contracts; a non-list is BadPayload, an empty list EmptyPayload."""
+    parsed = parse_rows(VENUE, RATES, payload, _contract)
+    if not payload:
+        raise EmptyPayload(VENUE, RATES, "no contracts")
+    return parsed
+
+
+def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
+    parsed = parse_contracts(payloads[RATES])
+    rows = [
+        model.make_rate(
+            exchange=VENUE,
+            native_symbol=contract.name,
+            listed_base=contract.listed_base,
+            quote=contract.quote,
+            settle=SETTLE,
+            contract_type="linear",
+            funding_rate=contract.funding_rate,
+            interval_hours=contract.interval_hours,
+            next_funding_time=contract.next_funding_time,
+            observed_at=observed_at,
+            mark_price=contract.mark_price,
+            index_price=contract.index_price,
+            open_interest_usd=model.usd_value(contract.open_interest_quote, contract.quote),
+            volume_24h_usd=None,
+            asset_class=contract.asset_class,
+        )
+        for contract in parsed.items
+    ]
+    return BuildResult(rows, bad_rows=parsed.bad_rows)

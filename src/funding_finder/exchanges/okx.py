@@ -1,0 +1,197 @@
+"""OKX v5 perpetual swaps: every swap's current funding in one `instId=ANY` call, joined to the swap list.
+
+Docs: https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate and
+https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments (envelope `{"code":"0","data":[…]}`).
+
+Units (all strings): `fundingRate` is a fraction per interval — the *current* period's rate, settling at
+`fundingTime` (ms, the upcoming settlement); `nextFundingTime` (ms) is the settlement after it and
+`nextFundingRate` the next period's rate (`""` under `method=current_period` ⇒ None). No mark, index,
+open interest or volume here: left None.
+Interval: `nextFundingTime − fundingTime` in hours (OKX documents reading it from that difference);
+unknown when `nextFundingTime` is absent.
+Filters: `instType == "SWAP"` (`ANY` also returns X-Perps `FUTURES` rows, dropped); instruments
+`state == "live"` (other states dropped). A swap missing from the instrument list is kept, `unlisted`.
+Symbols from instruments (`instFamily` or `uly` BASE-QUOTE, `settleCcy`, `ctType`), else from `instId`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
+from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, field_of, parse_rows
+from funding_finder.model import ContractType, FundingRate, from_ms, make_rate, number, optional_number
+from funding_finder.ratelimit import Limit
+
+VENUE = "okx"
+RATES, INSTRUMENTS = "funding-rate", "instruments"
+RATE_LIMIT_CODES = frozenset({"50011"})
+MS_PER_HOUR = 3_600_000
+
+
+def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
+    """`code != "0"` inside HTTP 200 is an error; 50011 (also sent as a number) is OKX's rate limit."""
+    if not isinstance(payload, dict) or "code" not in payload:
+        raise BadPayload(venue, endpoint, "no OKX envelope (code)")
+    code = str(payload["code"])
+    if code == "0":
+        return
+    detail = f"code {code}: {payload.get('msg', '')}"
+    if code in RATE_LIMIT_CODES:
+        raise RateLimited(venue, endpoint, detail)
+    raise ExchangeError(venue, endpoint, detail)
+
+
+SPEC = VenueSpec(
+    id=VENUE,
+    name="OKX",
+    hosts={"api": "https://www.okx.com"},
+    endpoints=(
+        Endpoint(
+            RATES, "/api/v5/public/funding-rate", Role.RATES, params={"instId": "ANY"}, instrument="ANY"
+        ),
+        Endpoint(INSTRUMENTS, "/api/v5/public/instruments", Role.INSTRUMENTS, params={"instType": "SWAP"}),
+    ),
+    limits=(
+        Limit(
+            "funding-rate",
+            10,
+            2.0,
+            scope="instrument",
+            costs={"funding-rate": 1, "funding-rate-history": 1},
+            default_cost=0,
+        ),
+        Limit("instruments", 20, 2.0, costs={"instruments": 1}, default_cost=0),
+    ),
+    docs_url="https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate",
+    check_envelope=check_envelope,
+    workers=2,
+)
+
+
+@dataclass(frozen=True)
+class Rate:
+    inst_id: str
+    rate: float
+    funding_time: datetime
+    interval_hours: float | None
+    predicted_rate: float | None
+
+
+@dataclass(frozen=True)
+class Instrument:
+    inst_id: str
+    base: str
+    quote: str
+    settle: str
+    contract_type: ContractType
+    live: bool
+
+
+def parse_funding_rate(payload: Any) -> Parsed[Rate]:
+    """The swap rows of a funding-rate answer; X-Perps (`instType` FUTURES) are dropped on purpose."""
+    data = field_of(VENUE, RATES, payload, "data")
+    if data == []:
+        raise EmptyPayload(VENUE, RATES, "no rows")
+
+    def one(row: Any) -> Rate | None:
+        if row["instType"] != "SWAP":
+            return None
+        funding_ms = number(row["fundingTime"])
+        next_ms = optional_number(row.get("nextFundingTime"))
+        interval = None
+        if next_ms is not None:
+            if next_ms <= funding_ms:
+                raise ValueError(f"nextFundingTime {next_ms} not after fundingTime {funding_ms}")
+            interval = (next_ms - funding_ms) / MS_PER_HOUR
+        return Rate(
+            _text(row["instId"]),
+            number(row["fundingRate"]),
+            _time(funding_ms),
+            interval,
+            optional_number(row.get("nextFundingRate")),
+        )
+
+    return parse_rows(VENUE, RATES, data, one)
+
+
+def parse_instruments(payload: Any) -> Parsed[Instrument]:
+    """Every listed swap with its symbol parts; `live` says whether it trades now."""
+
+    def one(row: Any) -> Instrument:
+        inst_id = _text(row["instId"])
+        family = row.get("instFamily") or row.get("uly") or inst_id.removesuffix("-SWAP")
+        base, quote = _text(family).split("-")[:2]
+        contract_type = row["ctType"]
+        if contract_type not in ("linear", "inverse"):
+            raise ValueError(f"ctType {contract_type!r}")
+        return Instrument(
+            inst_id, _text(base), _text(quote), _text(row["settleCcy"]), contract_type, row["state"] == "live"
+        )
+
+    rows = field_of(VENUE, INSTRUMENTS, payload, "data")
+    if rows == []:  # never a real list: it would drop or unlist every contract
+        raise EmptyPayload(VENUE, INSTRUMENTS, "no instruments")
+    return parse_rows(VENUE, INSTRUMENTS, rows, one)
+
+
+def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
+    rates = parse_funding_rate(payloads[RATES])
+    bad_rows = rates.bad_rows
+    instruments: dict[str, Instrument] | None = None
+    if payloads.get(INSTRUMENTS) is not None:
+        parsed_instruments = parse_instruments(payloads[INSTRUMENTS])
+        instruments = {i.inst_id: i for i in parsed_instruments.items}
+        bad_rows += parsed_instruments.bad_rows
+
+    def join(rate: Rate) -> FundingRate | None:
+        instrument = None if instruments is None else instruments.get(rate.inst_id)
+        if instrument is not None and not instrument.live:
+            return None  # suspended, preopen, expired: not tradable now
+        if instrument is None:
+            instrument = _instrument_from_id(rate.inst_id)
+        return make_rate(
+            exchange=VENUE,
+            native_symbol=rate.inst_id,
+            listed_base=instrument.base,
+            quote=instrument.quote,
+            settle=instrument.settle,
+            contract_type=instrument.contract_type,
+            funding_rate=rate.rate,
+            interval_hours=rate.interval_hours,
+            next_funding_time=rate.funding_time,
+            observed_at=observed_at,
+            predicted_rate=rate.predicted_rate,
+            listed=None if instruments is None else rate.inst_id in instruments,
+        )
+
+    joined = parse_rows(VENUE, RATES, rates.items, join)
+    return BuildResult(joined.items, bad_rows + joined.bad_rows)
+
+
+def _instrument_from_id(inst_id: str) -> Instrument:
+    """`BTC-USDT-SWAP` → linear settled in USDT; `BTC-USD-SWAP` → inverse settled in BTC."""
+    base, quote, kind = inst_id.split("-")
+    if kind != "SWAP" or not base:
+        raise ValueError(f"not a swap id: {inst_id!r}")
+    if quote in ("USDT", "USDC"):
+        return Instrument(inst_id, base, quote, quote, "linear", True)
+    if quote == "USD":
+        return Instrument(inst_id, base, quote, base, "inverse", True)
+    raise ValueError(f"unknown quote in {inst_id!r}")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"not a name: {value!r}")
+    return value
+
+
+def _time(epoch_ms: float) -> datetime:
+    try:
+        return from_ms(epoch_ms)
+    except OSError as exc:  # out of the platform's time range
+        raise ValueError(f"not a time: {epoch_ms!r}") from exc

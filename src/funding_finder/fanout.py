@@ -1,0 +1,120 @@
+"""The pattern the product is built on: a bounded thread fan-out with a deadline.
+
+`fan_out` runs `fn(item)` for every item on a ThreadPoolExecutor and collects what completes with
+`as_completed`. One item's failure never stops the others and never raises out of `fan_out`: it is
+counted by kind. Calls still running when the deadline passes are abandoned — counted as `deadline`,
+their late results discarded — so a hung venue never holds the caller. The threads themselves end
+when their call returns, which every call's own timeout bounds.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+log = logging.getLogger("funding_finder.fanout")
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The counted kind of a failure: a FetchError's own `kind`, else `error` (a bug, logged in full)."""
+    return getattr(exc, "kind", "error")
+
+
+@dataclass
+class FanOutResult(Generic[T, R]):
+    """Successful results with their items, failures by kind, and per-call latency in seconds."""
+
+    results: list[tuple[T, R]] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    errors: list[tuple[T, BaseException]] = field(default_factory=list)
+    latencies_s: list[float] = field(default_factory=list)
+    deadline_hit: bool = False
+
+    def latency_summary_ms(self) -> dict[str, float]:
+        """p50 / p95 / max call latency in milliseconds (empty when nothing completed)."""
+        if not self.latencies_s:
+            return {}
+        ordered = sorted(self.latencies_s)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+        return {
+            "p50_ms": statistics.median(ordered) * 1000,
+            "p95_ms": p95 * 1000,
+            "max_ms": ordered[-1] * 1000,
+        }
+
+
+def fan_out(
+    items: Iterable[T],
+    fn: Callable[[T], R],
+    *,
+    workers: int,
+    deadline_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    thread_name_prefix: str = "fan-out",
+    on_result: Callable[[T, R], None] | None = None,
+) -> FanOutResult[T, R]:
+    """Call `fn` on every item with at most `workers` calls in flight; never raises for an item.
+
+    `deadline_s` is a time budget in seconds from the call of `fan_out`. `on_result(item, value)`
+    runs in the caller's thread as each call succeeds (the collector writes a venue's rows there, so
+    an abandoned call can never write after the deadline).
+    """
+    result: FanOutResult[T, R] = FanOutResult()
+    items = list(items)
+    if not items:
+        return result
+    ends_at = None if deadline_s is None else clock() + deadline_s
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(workers, len(items))), thread_name_prefix=thread_name_prefix
+    )
+    futures: dict[Future[tuple[R, float]], T] = {pool.submit(_timed, fn, item): item for item in items}
+    pending = set(futures)
+    try:
+        while pending:
+            remaining = None if ends_at is None else max(0.0, ends_at - clock())
+            done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                if _collect(future, futures[future], result) and on_result is not None:
+                    on_result(*result.results[-1])
+            if pending and ends_at is not None and clock() >= ends_at:
+                break
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    if pending:
+        result.deadline_hit = True
+        result.failures["deadline"] += len(pending)
+        log.warning(
+            "fan-out deadline of %.1f s passed with %d calls unfinished; abandoned", deadline_s, len(pending)
+        )
+    return result
+
+
+def _timed(fn: Callable[[T], R], item: T) -> tuple[R, float]:
+    started = time.perf_counter()
+    value = fn(item)
+    return value, time.perf_counter() - started
+
+
+def _collect(future: Future[tuple[R, float]], item: T, result: FanOutResult[T, R]) -> bool:
+    """Record one finished call; True when it succeeded."""
+    try:
+        value, elapsed_s = future.result()
+    except Exception as exc:  # every failure is counted, none escapes
+        kind = failure_kind(exc)
+        result.failures[kind] += 1
+        result.errors.append((item, exc))
+        if kind == "error":
+            log.error("fan-out call for %r raised an unexpected error", item, exc_info=exc)
+        return False
+    result.results.append((item, value))
+    result.latencies_s.append(elapsed_s)
+    return True

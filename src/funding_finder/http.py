@@ -1,0 +1,203 @@
+"""The one request path: gate, HTTP call, status and envelope checks, typed errors.
+
+One `requests.Session` per venue, its connection pool at least as large as the venue's workers, a
+timeout on every call and `User-Agent: funding-finder/<version>`. Transport exceptions are translated
+here and nowhere else into the typed errors of `errors.py`; a 429 or a ban pauses the venue's whole
+gate; retries happen only for transport errors, 5xx and 429, with jittered backoff, inside the deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from funding_finder import __version__
+from funding_finder.errors import (
+    RETRYABLE_KINDS,
+    BadJson,
+    Banned,
+    CallTimeout,
+    ConnectionFailed,
+    DeadlineExceeded,
+    FetchError,
+    HttpClientError,
+    HttpServerError,
+    RateLimited,
+)
+from funding_finder.exchanges.base import Endpoint, VenueSpec
+from funding_finder.ratelimit import RateGate
+
+log = logging.getLogger("funding_finder.http")
+
+USER_AGENT = f"funding-finder/{__version__}"
+MAX_PAUSE_S = 120.0
+"""Cap on any venue-requested pause (Retry-After, ban end), so a bad header cannot stall us for hours."""
+DEFAULT_RATE_LIMIT_PAUSE_S = 2.0
+"""Pause after a 429 that carries no Retry-After."""
+_BAN_UNTIL_MS = re.compile(r"banned until (\d{12,})")
+
+
+def make_session(pool_size: int) -> requests.Session:
+    """A Session whose pool holds `pool_size` connections per host and which never retries by itself."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class VenueClient:
+    """Calls one venue's endpoints under its gate; `fetch` returns the decoded, checked payload.
+
+    `base_urls` replaces host roots (the simulator, a proxy); `sleep` and `clock` are injectable.
+    Counters: `requests` sent, `answers` by failure kind (every failed attempt, retried or not).
+    """
+
+    def __init__(
+        self,
+        spec: VenueSpec,
+        gate: RateGate,
+        *,
+        base_urls: Mapping[str, str] | None = None,
+        timeout_s: float = 10.0,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self.spec = spec
+        self.gate = gate
+        self.base_urls = {**spec.hosts, **(base_urls or {})}
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.session = session or make_session(spec.workers)
+        self.clock = clock
+        self.sleep = sleep
+        self.requests = 0
+        self.answers: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def url_of(self, endpoint: Endpoint) -> str:
+        return self.base_urls[endpoint.host].rstrip("/") + endpoint.path
+
+    def fetch(self, endpoint: Endpoint, deadline: float | None = None) -> Any:
+        """The endpoint's payload, retried for transient failures while `deadline` (a clock value) allows."""
+        attempt = 0
+        while True:
+            try:
+                return self._fetch_once(endpoint, deadline)
+            except FetchError as exc:
+                with self._lock:
+                    self.answers[exc.kind] += 1
+                log.warning("%s", exc)
+                if exc.kind not in RETRYABLE_KINDS or attempt >= self.retries:
+                    raise
+                pause = self._backoff(attempt)
+                if deadline is not None and self.clock() + pause >= deadline:
+                    raise
+                attempt += 1
+                if exc.kind != "rate_limited":  # a 429 already paused the gate for every thread
+                    self.sleep(pause)
+
+    def _backoff(self, attempt: int) -> float:
+        return self.backoff_s * (2**attempt) * random.uniform(0.5, 1.5)
+
+    def _fetch_once(self, endpoint: Endpoint, deadline: float | None) -> Any:
+        name = endpoint.name
+        self.gate.acquire(name, endpoint.instrument, deadline)
+        timeout = self.timeout_s
+        if deadline is not None:
+            timeout = min(timeout, deadline - self.clock())
+            if timeout <= 0:
+                raise DeadlineExceeded(self.spec.id, name, "deadline passed before the call")
+        with self._lock:
+            self.requests += 1
+        try:
+            response = self.session.request(
+                endpoint.method,
+                self.url_of(endpoint),
+                params=dict(endpoint.params) or None,
+                json=dict(endpoint.json_body) if endpoint.json_body is not None else None,
+                timeout=timeout,
+            )
+        except requests.Timeout as exc:
+            raise CallTimeout(self.spec.id, name, f"no answer within {timeout:.1f} s") from exc
+        except requests.RequestException as exc:
+            raise ConnectionFailed(self.spec.id, name, f"{type(exc).__name__}: {exc}") from exc
+        self._read_usage(response)
+        self._check_status(name, response)
+        payload = self._decode(name, response)
+        try:
+            self.spec.check_envelope(self.spec.id, name, payload)
+        except RateLimited:
+            self.gate.pause_for(DEFAULT_RATE_LIMIT_PAUSE_S)
+            raise
+        return payload
+
+    def _read_usage(self, response: requests.Response) -> None:
+        for header, limit_name in self.spec.usage_headers.items():
+            value = response.headers.get(header)
+            if value and value.isdigit():
+                self.gate.observe_usage(limit_name, int(value))
+
+    def _check_status(self, name: str, response: requests.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        snippet = _snippet(response)
+        venue = self.spec.id
+        if status == 429:
+            retry_after_s = _retry_after_s(response)
+            self.gate.pause_for(min(retry_after_s or DEFAULT_RATE_LIMIT_PAUSE_S, MAX_PAUSE_S))
+            raise RateLimited(venue, name, f"HTTP 429: {snippet}", retry_after_s)
+        if status == 418 or (status == 403 and "too frequent" in snippet.lower()):
+            until = _ban_end(response.text)
+            pause_s = (until - datetime.now(UTC)).total_seconds() if until else _retry_after_s(response)
+            self.gate.pause_for(min(max(pause_s or MAX_PAUSE_S, 0.0), MAX_PAUSE_S))
+            raise Banned(venue, name, f"HTTP {status}: {snippet}", until)
+        if status >= 500:
+            raise HttpServerError(venue, name, f"HTTP {status}: {snippet}")
+        raise HttpClientError(venue, name, f"HTTP {status}: {snippet}")
+
+    def _decode(self, name: str, response: requests.Response) -> Any:
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            kind = response.headers.get("Content-Type", "unknown type")
+            raise BadJson(self.spec.id, name, f"body is not JSON ({kind}): {_snippet(response)}") from exc
+
+
+def _snippet(response: requests.Response, limit: int = 160) -> str:
+    """The start of a body for a log line, whitespace folded (HTML pages included)."""
+    text = response.content[: limit * 4].decode("utf-8", "replace")
+    return " ".join(text.split())[:limit]
+
+
+def _retry_after_s(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _ban_end(body: str) -> datetime | None:
+    """Binance's 418 body names the ban end as epoch ms: "IP banned until 1700000000000"."""
+    match = _BAN_UNTIL_MS.search(body)
+    if not match:
+        return None
+    return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)

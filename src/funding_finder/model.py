@@ -1,0 +1,246 @@
+"""The normalized funding row every venue is turned into, and the rules shared by all venues.
+
+Units: `funding_rate` and `predicted_rate` are fractions per funding interval (0.0001 = 0.01 %),
+`interval_hours` is hours, `apr` is a fraction per year (simple, not compounded: rate × 8760 / interval),
+prices are in the quote currency, `*_usd` in US dollars, times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+HOURS_PER_YEAR = 8760
+
+ContractType = Literal["linear", "inverse"]
+AssetClass = Literal["crypto", "equity", "commodity", "index"]
+
+FLAG_STALE = "stale"
+"""The settlement time is not after `observed_at` (delisted, suspended, lagging or replayed data)."""
+FLAG_INTERVAL_UNKNOWN = "interval_unknown"
+FLAG_UNLISTED = "unlisted"
+"""The rate row's contract is missing from the venue's instrument list."""
+FLAG_UNFILTERED = "unfiltered"
+"""The instrument list could not be had (nor a stored copy): status and type were not checked."""
+FLAGS = (FLAG_INTERVAL_UNKNOWN, FLAG_STALE, FLAG_UNFILTERED, FLAG_UNLISTED)
+
+USD_QUOTES = frozenset({"USD", "USDT", "USDC"})
+"""Quotes whose amounts are counted as US dollars in `*_usd` fields."""
+
+BASE_ALIASES = {"XBT": "BTC"}
+"""Venue asset names that mean another venue's asset."""
+
+_MULTIPLIER_PREFIX = re.compile(r"^(1000000|100000|10000|1000|1M|k)(?=[A-Z])")
+_PREFIX_VALUE = {
+    "1000000": 1_000_000,
+    "100000": 100_000,
+    "10000": 10_000,
+    "1000": 1000,
+    "1M": 1_000_000,
+    "k": 1000,
+}
+
+
+def split_multiplier(listed_base: str) -> tuple[str, int]:
+    """`1000PEPE` → (`PEPE`, 1000), `kPEPE` → (`PEPE`, 1000), `1INCH` → (`1INCH`, 1), `XBT` → (`BTC`, 1).
+
+    A prefix counts only when a letter follows it, so names that merely start with digits stay assets.
+    """
+    match = _MULTIPLIER_PREFIX.match(listed_base)
+    if match:
+        prefix = match.group(1)
+        base, multiplier = listed_base[len(prefix) :], _PREFIX_VALUE[prefix]
+    else:
+        base, multiplier = listed_base, 1
+    return BASE_ALIASES.get(base, base), multiplier
+
+
+def unified_symbol(listed_base: str, quote: str, settle: str) -> str:
+    """`BASE/QUOTE:SETTLE` with the venue's own listing of the base (`1000PEPE/USDT:USDT`)."""
+    return f"{BASE_ALIASES.get(listed_base, listed_base)}/{quote}:{settle}"
+
+
+def apr_of(funding_rate: float | None, interval_hours: float | None) -> float | None:
+    """Simple annualized rate (fraction per year); unknown when the interval is unknown."""
+    if funding_rate is None or not interval_hours:
+        return None
+    return funding_rate * HOURS_PER_YEAR / interval_hours
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """One contract's funding at one observation. Null means unknown; nothing is made up."""
+
+    exchange: str
+    symbol: str
+    native_symbol: str
+    base: str
+    multiplier: int
+    quote: str
+    settle: str
+    contract_type: ContractType
+    funding_rate: float
+    """Fraction per interval: the rate of the period that settles at `next_funding_time`."""
+    interval_hours: float | None
+    next_funding_time: datetime | None
+    predicted_rate: float | None
+    """Fraction per interval of the period *after* `next_funding_time`, where the venue publishes it."""
+    mark_price: float | None
+    index_price: float | None
+    open_interest_usd: float | None
+    volume_24h_usd: float | None
+    asset_class: AssetClass
+    apr: float | None
+    """`funding_rate × 8760 / interval_hours`, fraction per year."""
+    observed_at: datetime
+    flags: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON types: numbers stay numbers, times are ISO-8601 UTC to the second, flags a list."""
+        out = asdict(self)
+        out["next_funding_time"] = iso_utc(self.next_funding_time)
+        out["observed_at"] = iso_utc(self.observed_at)
+        out["flags"] = list(self.flags)
+        return out
+
+
+def make_rate(
+    *,
+    exchange: str,
+    native_symbol: str,
+    listed_base: str,
+    quote: str,
+    settle: str,
+    contract_type: ContractType,
+    funding_rate: float,
+    interval_hours: float | None,
+    next_funding_time: datetime | None,
+    observed_at: datetime,
+    predicted_rate: float | None = None,
+    mark_price: float | None = None,
+    index_price: float | None = None,
+    open_interest_usd: float | None = None,
+    volume_24h_usd: float | None = None,
+    asset_class: AssetClass = "crypto",
+    listed: bool | None = True,
+) -> FundingRate:
+    """The one constructor venues use, so that symbol, base, apr and flags follow one rule.
+
+    `listed` is True when the instrument list has the contract, False when the list lacks it
+    (`unlisted`) and None when no list could be had (`unfiltered`).
+    """
+    base, multiplier = split_multiplier(listed_base)
+    return FundingRate(
+        exchange=exchange,
+        symbol=unified_symbol(listed_base, quote, settle),
+        native_symbol=native_symbol,
+        base=base,
+        multiplier=multiplier,
+        quote=quote,
+        settle=settle,
+        contract_type=contract_type,
+        funding_rate=funding_rate,
+        interval_hours=interval_hours,
+        next_funding_time=next_funding_time,
+        predicted_rate=predicted_rate,
+        mark_price=mark_price,
+        index_price=index_price,
+        open_interest_usd=open_interest_usd,
+        volume_24h_usd=volume_24h_usd,
+        asset_class=asset_class,
+        apr=apr_of(funding_rate, interval_hours),
+        observed_at=observed_at,
+        flags=quality_flags(interval_hours, next_funding_time, observed_at, listed),
+    )
+
+
+def quality_flags(
+    interval_hours: float | None,
+    next_funding_time: datetime | None,
+    observed_at: datetime,
+    listed: bool | None,
+) -> tuple[str, ...]:
+    """The closed list of row flags, computed in this one place (sorted)."""
+    flags = set()
+    if not interval_hours:
+        flags.add(FLAG_INTERVAL_UNKNOWN)
+    if next_funding_time is not None and next_funding_time <= observed_at:
+        flags.add(FLAG_STALE)
+    if listed is False:
+        flags.add(FLAG_UNLISTED)
+    if listed is None:
+        flags.add(FLAG_UNFILTERED)
+    return tuple(sorted(flags))
+
+
+def usd_value(amount_in_quote: float | None, quote: str) -> float | None:
+    """An amount in the quote currency counted as USD, or None when the quote is not a dollar."""
+    if amount_in_quote is None or quote not in USD_QUOTES:
+        return None
+    return amount_in_quote
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """`2026-07-04T16:00:00Z`: UTC, truncated to the second."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def from_ms(epoch_ms: int | float | str) -> datetime:
+    """Epoch milliseconds (number or numeric string) as a UTC datetime; ValueError when not one."""
+    return from_s(number(epoch_ms) / 1000)
+
+
+def from_s(epoch_s: int | float | str) -> datetime:
+    """Epoch seconds (number or numeric string) as a UTC datetime; ValueError when not one.
+
+    An absurd value (1e17 s) raises OSError or OverflowError inside `fromtimestamp`; it is turned
+    into ValueError so that it costs one row like any other malformed value.
+    """
+    try:
+        return datetime.fromtimestamp(number(epoch_s), UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"not a time: {epoch_s!r}") from exc
+
+
+def optional_from_ms(epoch_ms: Any) -> datetime | None:
+    """Like `from_ms`, but None and `""` mean unknown."""
+    return None if epoch_ms is None or epoch_ms == "" else from_ms(epoch_ms)
+
+
+def optional_from_s(epoch_s: Any) -> datetime | None:
+    """Like `from_s`, but None and `""` mean unknown."""
+    return None if epoch_s is None or epoch_s == "" else from_s(epoch_s)
+
+
+def next_full_hour(moment: datetime) -> datetime:
+    """The first top of the hour strictly after `moment`: the documented settlement of hourly venues."""
+    top = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return top if top > moment else top + timedelta(hours=1)
+
+
+def number(value: Any) -> float:
+    """A finite number from a JSON number or a numeric string; anything else is a ValueError.
+
+    `""`, None, booleans, NaN and infinities are rejected so that a missing value never becomes 0.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip()):
+        result = float(value)
+    else:
+        raise ValueError(f"not a number: {value!r}")
+    if not math.isfinite(result):
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
+
+
+def optional_number(value: Any) -> float | None:
+    """Like `number`, but None and `""` mean unknown (OKX `nextFundingRate: ""`)."""
+    if value is None or value == "":
+        return None
+    return number(value)

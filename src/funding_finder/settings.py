@@ -1,0 +1,90 @@
+"""Every setting, declared once: name, default, help and environment variable.
+
+The CLI options, the environment variables and the README's settings table are all generated from
+`SETTINGS`, so they cannot drift apart (a test compares the README with `markdown_table()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+DEFAULT_DB = "~/.local/share/funding-finder/funding.db"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: Any = str
+
+    @property
+    def env(self) -> str:
+        return f"FUNDING_FINDER_{self.name.upper()}"
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def click_option(self) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return click.option(
+            self.option,
+            self.name,
+            default=self.default,
+            envvar=self.env,
+            show_default=True,
+            show_envvar=True,
+            type=self.type,
+            help=self.help,
+        )
+
+
+SETTINGS: dict[str, Setting] = {
+    setting.name: setting
+    for setting in (
+        Setting("db", DEFAULT_DB, "SQLite file path, or a database URL (postgresql://user@host/db)."),
+        Setting("exchanges", "all", "Comma-separated venue ids to collect (see `funding-finder exchanges`)."),
+        Setting("every", 5.0, "Minutes between two collection cycles (`collect` without `--once`).", float),
+        Setting(
+            "venue_deadline_s", 60.0, "Seconds one venue may take in a cycle before it is abandoned.", float
+        ),
+        Setting(
+            "cycle_deadline_s",
+            120.0,
+            "Seconds a whole cycle may take before unfinished venues are abandoned.",
+            float,
+        ),
+        Setting("timeout_s", 10.0, "Seconds one HTTP call may take (connect and read).", float),
+        Setting("retries", 2, "Extra tries of a call after a timeout, connection error, 5xx or 429.", int),
+        Setting(
+            "log_level",
+            "WARNING",
+            "Log level: DEBUG, INFO, WARNING or ERROR.",
+            click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+        ),
+    )
+}
+
+
+def option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option of a declared setting."""
+    return SETTINGS[name].click_option()
+
+
+def markdown_table() -> str:
+    """The README's settings table."""
+    lines = [
+        "| option | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for setting in SETTINGS.values():
+        lines.append(f"| `{setting.option}` | `{setting.env}` | `{setting.default}` | {setting.help} |")
+    lines.append(
+        "| — | `FUNDING_FINDER_<ID>_URL` | the venue's own host | Replaces the scheme and host of venue "
+        "`<ID>` (upper case), optionally with a path prefix; endpoint paths follow unchanged. |"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,405 @@
+"""The store: SQLite by default (WAL), any SQLAlchemy URL (PostgreSQL) through the same Core code.
+
+A collection cycle is a row with a status (`running`, then `complete` or `partial`). Each venue's
+rows, its stats and its instrument-list copy are committed together in one transaction, so a reader
+never sees half a venue and a cycle that dies stays `running`. Times are stored as epoch milliseconds
+(`*_ms` columns) so that both backends compare them the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from funding_finder.model import FundingRate
+
+log = logging.getLogger("funding_finder.store")
+
+metadata = MetaData()
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at_ms", BigInteger, nullable=False),
+    Column("finished_at_ms", BigInteger),
+    Column("status", String(16), nullable=False),
+)
+
+venue_runs = Table(
+    "venue_runs",
+    metadata,
+    Column("cycle_id", Integer, ForeignKey("cycles.id"), primary_key=True),
+    Column("exchange", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("failures_json", Text, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("gate_wait_ms", Integer, nullable=False),
+    Column("error", Text),
+)
+
+funding_rates = Table(
+    "funding_rates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cycle_id", Integer, ForeignKey("cycles.id"), nullable=False),
+    Column("exchange", String(32), nullable=False),
+    Column("native_symbol", String(96), nullable=False),
+    Column("symbol", String(128), nullable=False),
+    Column("base", String(64), nullable=False),
+    Column("multiplier", Integer, nullable=False),
+    Column("quote", String(32), nullable=False),
+    Column("settle", String(32), nullable=False),
+    Column("contract_type", String(16), nullable=False),
+    Column("funding_rate", Float, nullable=False),
+    Column("interval_hours", Float),
+    Column("next_funding_ms", BigInteger),
+    Column("predicted_rate", Float),
+    Column("mark_price", Float),
+    Column("index_price", Float),
+    Column("open_interest_usd", Float),
+    Column("volume_24h_usd", Float),
+    Column("asset_class", String(16), nullable=False),
+    Column("apr", Float),
+    Column("observed_at_ms", BigInteger, nullable=False),
+    Column("flags", String(128), nullable=False),
+    UniqueConstraint("exchange", "native_symbol", "observed_at_ms", name="uq_rate_observation"),
+    Index("ix_rates_cycle", "cycle_id"),
+)
+"""One row per contract per observation; the unique key is also the index of the latest-row query."""
+
+instrument_lists = Table(
+    "instrument_lists",
+    metadata,
+    Column("exchange", String(32), primary_key=True),
+    Column("endpoint", String(64), primary_key=True),
+    Column("fetched_at_ms", BigInteger, nullable=False),
+    Column("payload_zlib", LargeBinary, nullable=False),
+)
+"""The last instrument list each venue answered, used when a later call for it fails."""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written (bad URL, unwritable path, locked file)."""
+
+
+@dataclass
+class VenueRun:
+    """One venue's part of one cycle: status `ok`, `failed` or `deadline`, and what it cost."""
+
+    exchange: str
+    status: str
+    requests: int = 0
+    rows: int = 0
+    failures: Mapping[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+    gate_wait_s: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "status": self.status,
+            "requests": self.requests,
+            "rows": self.rows,
+            "failures": dict(self.failures),
+            "duration_s": round(self.duration_s, 3),
+            "gate_wait_s": round(self.gate_wait_s, 3),
+            "error": self.error,
+        }
+
+
+@dataclass
+class CycleRecord:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    venues: list[VenueRun]
+
+
+def database_url(db: str) -> str:
+    """A path becomes a SQLite URL (parent folders created); a URL passes through.
+
+    `postgresql://` is given the psycopg 3 driver, the one the project installs.
+    """
+    if "://" in db:
+        if db.startswith("postgresql://") or db.startswith("postgres://"):
+            return "postgresql+psycopg://" + db.split("://", 1)[1]
+        return db
+    path = Path(db).expanduser().resolve()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder of {path}: {exc}") from exc
+    return f"sqlite:///{path}"
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return None if moment is None else round(moment.timestamp() * 1000)
+
+
+def _dt(epoch_ms: int | None) -> datetime | None:
+    return None if epoch_ms is None else datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+class Store:
+    """Reads and writes cycles, venue runs, funding rows and instrument lists."""
+
+    def __init__(self, db: str) -> None:
+        self.url = database_url(db)
+        self.engine = self._open(self.url)
+        self._write_lock = threading.Lock()
+
+    @staticmethod
+    def _open(url: str) -> Engine:
+        engine = create_engine(url, future=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot open the database {engine.url.render_as_string()}: {exc.orig or exc}"
+            ) from exc
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- writing -----------------------------------------------------------------------------------
+    def start_cycle(self, started_at: datetime) -> int:
+        with self._write_lock, self.engine.begin() as conn:
+            result = conn.execute(insert(cycles).values(started_at_ms=_ms(started_at), status="running"))
+            return int(result.inserted_primary_key[0])
+
+    def finish_cycle(self, cycle_id: int, finished_at: datetime, status: str) -> None:
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(
+                update(cycles)
+                .where(cycles.c.id == cycle_id)
+                .values(finished_at_ms=_ms(finished_at), status=status)
+            )
+
+    def write_venue(
+        self,
+        cycle_id: int,
+        run: VenueRun,
+        rows: Sequence[FundingRate],
+        instrument_payloads: Mapping[str, Any] | None = None,
+        fetched_at: datetime | None = None,
+    ) -> None:
+        """Commit one venue's rows, its run stats and fresh instrument lists in one transaction."""
+        unique = _unique_rows(rows)
+        with self._write_lock, self.engine.begin() as conn:
+            if unique:
+                conn.execute(insert(funding_rates), [_row_values(cycle_id, row) for row in unique])
+            conn.execute(insert(venue_runs).values(cycle_id=cycle_id, **_run_values(run, len(unique))))
+            for endpoint, payload in (instrument_payloads or {}).items():
+                key = and_(
+                    instrument_lists.c.exchange == run.exchange, instrument_lists.c.endpoint == endpoint
+                )
+                conn.execute(delete(instrument_lists).where(key))
+                conn.execute(
+                    insert(instrument_lists).values(
+                        exchange=run.exchange,
+                        endpoint=endpoint,
+                        fetched_at_ms=_ms(fetched_at or datetime.now(UTC)),
+                        payload_zlib=zlib.compress(json.dumps(payload).encode()),
+                    )
+                )
+
+    # --- reading -----------------------------------------------------------------------------------
+    def stored_instruments(self, exchange: str, endpoint: str) -> tuple[Any, datetime] | None:
+        """The last instrument list stored for a venue endpoint, with when it was fetched."""
+        query = select(instrument_lists.c.payload_zlib, instrument_lists.c.fetched_at_ms).where(
+            instrument_lists.c.exchange == exchange, instrument_lists.c.endpoint == endpoint
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(query).first()
+        if found is None:
+            return None
+        return json.loads(zlib.decompress(found.payload_zlib)), _dt(found.fetched_at_ms)
+
+    def latest_rates(self, exchanges: Iterable[str] | None = None) -> list[FundingRate]:
+        """The newest row of every (exchange, native_symbol), sorted by exchange then native_symbol.
+
+        Served by the unique index (exchange, native_symbol, observed_at_ms). Only committed venues
+        are visible, so a cycle in progress never shows half a venue.
+        """
+        newest = (
+            select(
+                funding_rates.c.exchange,
+                funding_rates.c.native_symbol,
+                func.max(funding_rates.c.observed_at_ms).label("observed_at_ms"),
+            )
+            .group_by(funding_rates.c.exchange, funding_rates.c.native_symbol)
+            .subquery()
+        )
+        query = select(funding_rates).join(
+            newest,
+            and_(
+                funding_rates.c.exchange == newest.c.exchange,
+                funding_rates.c.native_symbol == newest.c.native_symbol,
+                funding_rates.c.observed_at_ms == newest.c.observed_at_ms,
+            ),
+        )
+        if exchanges is not None:
+            query = query.where(funding_rates.c.exchange.in_(list(exchanges)))
+        query = query.order_by(funding_rates.c.exchange, funding_rates.c.native_symbol)
+        with self.engine.connect() as conn:
+            return [_rate_of(row) for row in conn.execute(query).mappings()]
+
+    def cycles(self, limit: int = 20) -> list[CycleRecord]:
+        """The newest cycles first, each with its committed venue runs."""
+        with self.engine.connect() as conn:
+            heads = conn.execute(select(cycles).order_by(cycles.c.id.desc()).limit(limit)).mappings().all()
+            ids = [head["id"] for head in heads]
+            runs = conn.execute(
+                select(venue_runs).where(venue_runs.c.cycle_id.in_(ids)).order_by(venue_runs.c.exchange)
+            ).mappings()
+            by_cycle: dict[int, list[VenueRun]] = {cycle_id: [] for cycle_id in ids}
+            for run in runs:
+                by_cycle[run["cycle_id"]].append(_run_of(run))
+        return [
+            CycleRecord(
+                id=head["id"],
+                started_at=_dt(head["started_at_ms"]),
+                finished_at=_dt(head["finished_at_ms"]),
+                status=head["status"],
+                venues=by_cycle[head["id"]],
+            )
+            for head in heads
+        ]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers (`rates`, the web) read while a cycle writes; wait rather than fail on a lock."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _unique_rows(rows: Sequence[FundingRate]) -> list[FundingRate]:
+    seen: dict[str, FundingRate] = {}
+    for row in rows:
+        if row.native_symbol in seen:
+            log.warning(
+                "%s: %s returned twice in one response; kept the first", row.exchange, row.native_symbol
+            )
+            continue
+        seen[row.native_symbol] = row
+    return list(seen.values())
+
+
+def _row_values(cycle_id: int, row: FundingRate) -> dict[str, Any]:
+    return {
+        "cycle_id": cycle_id,
+        "exchange": row.exchange,
+        "native_symbol": row.native_symbol,
+        "symbol": row.symbol,
+        "base": row.base,
+        "multiplier": row.multiplier,
+        "quote": row.quote,
+        "settle": row.settle,
+        "contract_type": row.contract_type,
+        "funding_rate": row.funding_rate,
+        "interval_hours": row.interval_hours,
+        "next_funding_ms": _ms(row.next_funding_time),
+        "predicted_rate": row.predicted_rate,
+        "mark_price": row.mark_price,
+        "index_price": row.index_price,
+        "open_interest_usd": row.open_interest_usd,
+        "volume_24h_usd": row.volume_24h_usd,
+        "asset_class": row.asset_class,
+        "apr": row.apr,
+        "observed_at_ms": _ms(row.observed_at),
+        "flags": ",".join(row.flags),
+    }
+
+
+def _rate_of(row: Mapping[str, Any]) -> FundingRate:
+    return FundingRate(
+        exchange=row["exchange"],
+        symbol=row["symbol"],
+        native_symbol=row["native_symbol"],
+        base=row["base"],
+        multiplier=row["multiplier"],
+        quote=row["quote"],
+        settle=row["settle"],
+        contract_type=row["contract_type"],
+        funding_rate=row["funding_rate"],
+        interval_hours=row["interval_hours"],
+        next_funding_time=_dt(row["next_funding_ms"]),
+        predicted_rate=row["predicted_rate"],
+        mark_price=row["mark_price"],
+        index_price=row["index_price"],
+        open_interest_usd=row["open_interest_usd"],
+        volume_24h_usd=row["volume_24h_usd"],
+        asset_class=row["asset_class"],
+        apr=row["apr"],
+        observed_at=_dt(row["observed_at_ms"]),
+        flags=tuple(flag for flag in row["flags"].split(",") if flag),
+    )
+
+
+def _run_values(run: VenueRun, rows: int) -> dict[str, Any]:
+    return {
+        "exchange": run.exchange,
+        "status": run.status,
+        "requests": run.requests,
+        "rows": rows,
+        "failures_json": json.dumps(dict(run.failures), sort_keys=True),
+        "duration_ms": round(run.duration_s * 1000),
+        "gate_wait_ms": round(run.gate_wait_s * 1000),
+        "error": run.error,
+    }
+
+
+def _run_of(row: Mapping[str, Any]) -> VenueRun:
+    return VenueRun(
+        exchange=row["exchange"],
+        status=row["status"],
+        requests=row["requests"],
+        rows=row["rows"],
+        failures=json.loads(row["failures_json"]),
+        duration_s=row["duration_ms"] / 1000,
+        gate_wait_s=row["gate_wait_ms"] / 1000,
+        error=row["error"],
+    )

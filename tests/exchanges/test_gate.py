@@ -1,0 +1,272 @@
+"""Gate: `/api/v4/futures/usdt/contracts` recordings → rows, values copied by hand from the recordings."""
+
+from __future__ import annotations
+
+import copy
+import math
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from funding_finder.errors import BadPayload, EmptyPayload
+from funding_finder.exchanges import gate
+from funding_finder.exchanges.base import Role
+from funding_finder.recordings import load_json
+
+RECORDING_2026 = "futures-usdt-contracts__arb-chain-bot-20260827.trimmed.json"
+RECORDING_2023 = "futures-usdt-contracts__cryptofeed-20230524.json"
+# The 2026 body has no timestamp; its recorder captured the same day's MEXC/Bitget bodies at 16:39:29Z,
+# and the file's own settlements (20:00Z for 4 h, 00:00Z for 8 h) place it between 16:00Z and 20:00Z.
+OBSERVED_2026 = datetime(2026, 8, 27, 16, 39, 29, tzinfo=UTC)
+OBSERVED_2023 = datetime(2023, 5, 24, 12, 9, tzinfo=UTC)  # recorder time, shared SOURCES.md
+FOUR_H_SETTLEMENT = datetime(2026, 8, 27, 20, 0, tzinfo=UTC)  # funding_next_apply 1787860800 s
+EIGHT_H_SETTLEMENT = datetime(2026, 8, 28, 0, 0, tzinfo=UTC)  # funding_next_apply 1787875200 s
+
+
+@pytest.fixture
+def contracts():
+    return load_json("gate", RECORDING_2026)
+
+
+@pytest.fixture
+def contracts_2023():
+    return load_json("gate", RECORDING_2023)
+
+
+def build(payload, observed_at=OBSERVED_2026):
+    return gate.build_rows({"contracts": payload}, observed_at)
+
+
+def by_native(result):
+    return {row.native_symbol: row for row in result.rows}
+
+
+def test_spec_declares_the_usdt_contract_list_at_the_host_root():
+    spec = gate.SPEC
+    assert spec.id == "gate"
+    assert spec.hosts == {"api": "https://api.gateio.ws"}
+    (endpoint,) = spec.endpoints
+    assert (endpoint.name, endpoint.path, endpoint.method, endpoint.role) == (
+        "contracts",
+        "/api/v4/futures/usdt/contracts",
+        "GET",
+        Role.RATES,
+    )
+    (limit,) = spec.limits
+    assert (limit.name, limit.capacity, limit.window_s, limit.scope) == ("public", 200, 10.0, "endpoint")
+    assert limit.cost_of("contracts") == 1
+
+
+def test_btc_8h_row_field_by_field(contracts):
+    btc = by_native(build(contracts))["BTC_USDT"]
+    assert btc.exchange == "gate"
+    assert btc.symbol == "BTC/USDT:USDT"
+    assert (btc.base, btc.multiplier, btc.quote, btc.settle) == ("BTC", 1, "USDT", "USDT")
+    assert btc.contract_type == "linear"
+    assert btc.funding_rate == 0.000007
+    assert btc.interval_hours == 8
+    assert btc.next_funding_time == EIGHT_H_SETTLEMENT
+    assert btc.predicted_rate is None
+    assert btc.mark_price == 80307.41
+    assert btc.index_price == 80348.12
+    assert btc.open_interest_usd == pytest.approx(292678192 * 0.0001 * 80307.41)
+    assert btc.volume_24h_usd is None
+    assert btc.asset_class == "crypto"
+    assert btc.apr == pytest.approx(0.000007 * 8760 / 8)
+    assert btc.flags == ()
+
+
+def test_ace_4h_row_field_by_field(contracts):
+    ace = by_native(build(contracts))["ACE_USDT"]
+    assert ace.symbol == "ACE/USDT:USDT"
+    assert (ace.base, ace.multiplier, ace.quote, ace.settle) == ("ACE", 1, "USDT", "USDT")
+    assert ace.contract_type == "linear"
+    assert ace.funding_rate == -0.001593
+    assert ace.interval_hours == 4
+    assert ace.next_funding_time == FOUR_H_SETTLEMENT
+    assert ace.mark_price == 0.2083
+    assert ace.index_price == 0.2092
+    assert ace.open_interest_usd == pytest.approx(27509101 * 0.1 * 0.2083)
+    assert ace.volume_24h_usd is None
+    assert ace.apr == pytest.approx(-0.001593 * 8760 / 4)
+    assert ace.flags == ()
+
+
+def test_stocks_contract_is_equity(contracts):
+    aaplx = by_native(build(contracts))["AAPLX_USDT"]
+    assert aaplx.symbol == "AAPLX/USDT:USDT"
+    assert (aaplx.base, aaplx.multiplier) == ("AAPLX", 1)
+    assert aaplx.asset_class == "equity"
+    assert aaplx.funding_rate == 0.0
+    assert aaplx.apr == 0.0
+    assert aaplx.interval_hours == 8
+    assert aaplx.next_funding_time == EIGHT_H_SETTLEMENT
+    assert aaplx.mark_price == 314.56
+    assert aaplx.index_price == 314.73
+    assert aaplx.open_interest_usd == pytest.approx(681706 * 0.01 * 314.56)
+
+
+def test_name_starting_with_digits_is_an_asset_not_a_multiplier(contracts):
+    rows = by_native(build(contracts))
+    two_z, one_inch = rows["2Z_USDT"], rows["1INCH_USDT"]
+    assert (two_z.base, two_z.multiplier, two_z.interval_hours) == ("2Z", 1, 4)
+    assert two_z.funding_rate == 0.00005
+    assert two_z.open_interest_usd == pytest.approx(9803 * 100 * 0.05922)
+    assert (one_inch.base, one_inch.multiplier, one_inch.interval_hours) == ("1INCH", 1, 8)
+
+
+def test_every_2026_contract_becomes_a_row(contracts):
+    result = build(contracts)
+    assert len(contracts) == 24
+    assert len(result.rows) == 24
+    assert result.bad_rows == 0
+    intervals = [row.interval_hours for row in result.rows]
+    assert (intervals.count(4), intervals.count(8)) == (15, 9)
+    assert [c["funding_interval"] for c in contracts].count(14400) == 15
+
+
+def test_2023_schema_without_status_is_kept_and_delisting_dropped(contracts_2023):
+    result = build(contracts_2023, OBSERVED_2023)
+    assert len(contracts_2023) == 302
+    assert all("status" not in c for c in contracts_2023)
+    expected = [c["name"] for c in contracts_2023 if not c["in_delisting"]]
+    assert len(expected) == 301
+    assert [row.native_symbol for row in result.rows] == expected
+    assert result.bad_rows == 0
+    rows = by_native(result)
+    assert "COCOS_USDT" not in rows  # in_delisting: true
+    btc = rows["BTC_USDT"]
+    assert btc.funding_rate == 0.000086
+    assert btc.interval_hours == 8
+    assert btc.next_funding_time == datetime(2023, 5, 24, 16, 0, tzinfo=UTC)
+    assert btc.mark_price == 26704.26
+    assert btc.index_price == 26703.16
+    assert btc.open_interest_usd == pytest.approx(169531691 * 0.0001 * 26704.26)
+    assert btc.asset_class == "crypto"
+    assert btc.flags == ()
+
+
+def test_settled_rows_are_kept_and_flagged_stale(contracts):
+    result = build(contracts, FOUR_H_SETTLEMENT)  # exactly at the 4 h contracts' settlement
+    assert len(result.rows) == 24
+    stale = [row for row in result.rows if row.flags == ("stale",)]
+    assert len(stale) == 15
+    assert all(row.interval_hours == 4 for row in stale)
+    assert by_native(result)["BTC_USDT"].flags == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"in_delisting": True}, "delisting"),
+        ({"status": "delisting"}, "status"),
+        ({"status": "pre_market"}, "status"),
+        ({"is_pre_market": True}, "pre-market"),
+    ],
+)
+def test_untradable_contracts_are_dropped_not_counted_bad(contracts, change, reason):
+    contracts[0].update(change)
+    result = build(contracts)
+    assert "0G_USDT" not in by_native(result), reason
+    assert (len(result.rows), result.bad_rows) == (23, 0)
+
+
+def test_row_without_status_is_kept(contracts):
+    del contracts[0]["status"]
+    assert by_native(build(contracts))["0G_USDT"].funding_rate == 0.0001
+
+
+def test_malformed_rows_are_skipped_and_counted(contracts):
+    bad = copy.deepcopy(contracts[:5])  # 0G, 1INCH, 2Z, AAPLX, AAVE
+    bad[0]["funding_rate"] = ""
+    del bad[1]["funding_rate"]
+    bad[2]["mark_price"] = "n/a"
+    result = build(bad)
+    assert result.bad_rows == 3
+    assert [row.native_symbol for row in result.rows] == ["AAPLX_USDT", "AAVE_USDT"]
+    assert result.rows[1].funding_rate == 0.000049
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "BTCUSDT"),
+        ("name", None),
+        ("funding_interval", -28800),
+        ("funding_next_apply", "soon"),
+        ("funding_next_apply", 10**17),  # CPython raises OSError, not ValueError, for this one
+        ("funding_next_apply", 10**12),
+    ],
+)
+def test_bad_identity_or_time_fields_cost_the_row(contracts, field, value):
+    contracts[0][field] = value
+    result = build(contracts)
+    assert (len(result.rows), result.bad_rows) == (23, 1)
+
+
+def test_missing_interval_and_settlement_are_unknown_not_invented(contracts):
+    del contracts[0]["funding_interval"]
+    del contracts[0]["funding_next_apply"]
+    row = by_native(build(contracts))["0G_USDT"]
+    assert row.interval_hours is None
+    assert row.next_funding_time is None
+    assert row.apr is None
+    assert row.flags == ("interval_unknown",)
+
+
+@pytest.mark.parametrize("payload", [{"label": "TOO_MANY_REQUESTS", "message": "slow down"}, "x", None, 3])
+def test_non_list_payload_is_bad_payload(payload):
+    with pytest.raises(BadPayload):
+        build(payload)
+
+
+def test_empty_list_is_empty_payload():
+    with pytest.raises(EmptyPayload):
+        build([])
+
+
+def test_no_envelope_inside_http_200(contracts):
+    assert gate.SPEC.check_envelope("gate", "contracts", contracts) is None
+
+
+NUMBERISH = st.sampled_from(["0.0001", "-0.001593", "", "abc", "NaN", "Infinity", "1e400"]) | st.floats()
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+ROW = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": st.sampled_from(["BTC_USDT", "kPEPE_USDT", "_USDT", "BTC_", "BTC"]) | JSONISH,
+            "funding_rate": NUMBERISH | JSONISH,
+            "funding_interval": st.sampled_from([14400, 28800, 0, -1]) | JSONISH,
+            "funding_next_apply": st.sampled_from([1787860800, 0, 10**12, -(10**12)]) | JSONISH,
+            "mark_price": NUMBERISH | JSONISH,
+            "index_price": NUMBERISH,
+            "position_size": st.integers() | JSONISH,
+            "quanto_multiplier": NUMBERISH,
+            "status": st.sampled_from(["trading", "delisting"]) | JSONISH,
+            "in_delisting": JSONISH,
+            "is_pre_market": JSONISH,
+            "contract_type": st.sampled_from(["", "stocks"]) | JSONISH,
+        },
+    )
+    | JSONISH
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ROW, max_size=6) | JSONISH)
+def test_arbitrary_json_never_breaks_build_rows(payload):
+    try:
+        result = build(payload)
+    except (BadPayload, EmptyPayload):
+        return
+    assert all(math.isfinite(row.funding_rate) for row in result.rows)
+    assert len(result.rows) + result.bad_rows <= len(payload)

@@ -1,0 +1,285 @@
+"""MEXC: bulk funding_rate + ticker recordings → rows, values copied by hand from the recordings."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
+from funding_finder.exchanges import mexc
+from funding_finder.exchanges.base import Role
+from funding_finder.recordings import load_json
+
+FUNDING = "api-v1-contract-funding_rate-all__thirdparty-20260909.json"
+TICKER = "api-v1-contract-ticker__arb-chain-bot-20260827.trimmed.json"
+# Rows are stamped `timestamp` 1788950082772 ms = 2026-09-09T10:34:42.772Z; received just after.
+OBSERVED = datetime(2026, 9, 9, 10, 34, 43, tzinfo=UTC)
+ONE_H_SETTLEMENT = datetime(2026, 9, 9, 11, 0, tzinfo=UTC)  # nextSettleTime 1788951600000
+FOUR_H_SETTLEMENT = datetime(2026, 9, 9, 12, 0, tzinfo=UTC)  # 1788955200000
+EIGHT_H_SETTLEMENT = datetime(2026, 9, 9, 16, 0, tzinfo=UTC)  # 1788969600000
+
+
+@pytest.fixture
+def funding():
+    return load_json("mexc", FUNDING)
+
+
+@pytest.fixture
+def ticker():
+    return load_json("mexc", TICKER)
+
+
+def build(funding, ticker=None, observed_at=OBSERVED):
+    return mexc.build_rows({"funding_rate": funding, "ticker": ticker}, observed_at)
+
+
+def by_native(result):
+    return {row.native_symbol: row for row in result.rows}
+
+
+def test_spec_declares_bulk_funding_and_ticker_under_one_limit():
+    spec = mexc.SPEC
+    assert spec.id == "mexc"
+    assert spec.hosts == {"api": "https://contract.mexc.com"}
+    assert [(e.name, e.path, e.method, e.role) for e in spec.endpoints] == [
+        ("funding_rate", "/api/v1/contract/funding_rate", "GET", Role.RATES),
+        ("ticker", "/api/v1/contract/ticker", "GET", Role.EXTRA),
+    ]
+    assert all(not e.params for e in spec.endpoints)  # no symbol: the all-contracts forms
+    (limit,) = spec.limits
+    assert (limit.name, limit.capacity, limit.window_s, limit.scope) == ("market", 20, 2.0, "ip")
+    assert limit.cost_of("funding_rate") == limit.cost_of("ticker") == 1
+    assert spec.check_envelope is mexc.check_envelope
+
+
+def test_btc_8h_row_joined_with_ticker_volume(funding, ticker):
+    btc = by_native(build(funding, ticker))["BTC_USDT"]
+    assert btc.exchange == "mexc"
+    assert btc.symbol == "BTC/USDT:USDT"
+    assert (btc.base, btc.multiplier, btc.quote, btc.settle) == ("BTC", 1, "USDT", "USDT")
+    assert btc.contract_type == "linear"
+    assert btc.funding_rate == 6.2e-05
+    assert btc.interval_hours == 8
+    assert btc.next_funding_time == EIGHT_H_SETTLEMENT
+    assert btc.predicted_rate is None
+    assert btc.mark_price == 79090  # fairPrice of the funding row, not the ticker's older 80318.2
+    assert btc.index_price == 79129.8
+    assert btc.volume_24h_usd == 4477604519.13254  # ticker amount24 (USDT)
+    assert btc.open_interest_usd is None  # holdVol is in contracts; no contract size without detail
+    assert btc.asset_class == "crypto"
+    assert btc.apr == pytest.approx(6.2e-05 * 8760 / 8)
+    assert btc.flags == ()
+
+
+def test_xau_4h_row_without_ticker_has_no_volume(funding, ticker):
+    xau = by_native(build(funding, ticker))["XAU_USDT"]
+    assert xau.symbol == "XAU/USDT:USDT"
+    assert (xau.base, xau.quote, xau.settle, xau.contract_type) == ("XAU", "USDT", "USDT", "linear")
+    assert xau.funding_rate == 3.4e-05
+    assert xau.interval_hours == 4
+    assert xau.next_funding_time == FOUR_H_SETTLEMENT
+    assert xau.mark_price == 4399.08
+    assert xau.index_price == 4397.34
+    assert xau.volume_24h_usd is None  # XAU_USDT is not among the 50 ticker rows
+    assert xau.apr == pytest.approx(3.4e-05 * 8760 / 4)
+
+
+def test_soph_1h_row(funding, ticker):
+    soph = by_native(build(funding, ticker))["SOPH_USDT"]
+    assert soph.symbol == "SOPH/USDT:USDT"
+    assert soph.funding_rate == -0.00013
+    assert soph.interval_hours == 1
+    assert soph.next_funding_time == ONE_H_SETTLEMENT
+    assert soph.mark_price == 0.00542
+    assert soph.index_price == 0.00543
+    assert soph.apr == pytest.approx(-0.00013 * 8760)
+    assert soph.flags == ()
+
+
+def test_us30_24h_row_with_zero_rate(funding, ticker):
+    us30 = by_native(build(funding, ticker))["US30_USDT"]
+    assert us30.symbol == "US30/USDT:USDT"
+    assert us30.funding_rate == 0.0
+    assert us30.interval_hours == 24
+    assert us30.next_funding_time == EIGHT_H_SETTLEMENT  # 16:00Z, as recorded
+    assert us30.apr == 0.0
+    assert us30.mark_price == 52551.36
+    assert us30.index_price == 52548.46
+
+
+def test_usd1_quote_is_linear_and_not_counted_as_usd(funding, ticker):
+    spx = by_native(build(funding, ticker))["SPX500_USD1"]
+    assert spx.symbol == "SPX500/USD1:USD1"
+    assert (spx.base, spx.quote, spx.settle, spx.contract_type) == ("SPX500", "USD1", "USD1", "linear")
+    assert spx.funding_rate == 6e-06
+    assert spx.interval_hours == 1
+
+
+def test_every_funding_row_becomes_a_row(funding, ticker):
+    result = build(funding, ticker)
+    assert len(funding["data"]) == 9
+    assert [row.native_symbol for row in result.rows] == [r["symbol"] for r in funding["data"]]
+    assert result.bad_rows == 0
+    intervals = sorted(row.interval_hours for row in result.rows)
+    assert intervals == [1, 1, 1, 4, 4, 4, 8, 8, 24]
+    joined = [row.native_symbol for row in result.rows if row.volume_24h_usd is not None]
+    assert joined == ["BTC_USDT", "ETH_USDT"]
+    assert by_native(result)["ETH_USDT"].volume_24h_usd == 2424816481.3178
+
+
+def test_failed_ticker_call_leaves_volume_null(funding):
+    result = build(funding, None)
+    assert len(result.rows) == 9
+    assert all(row.volume_24h_usd is None for row in result.rows)
+    assert by_native(result)["BTC_USDT"].funding_rate == 6.2e-05
+
+
+def test_ticker_of_wrong_shape_leaves_volume_null(funding):
+    result = build(funding, {"success": True, "code": 0, "data": {"symbol": "BTC_USDT"}})
+    assert len(result.rows) == 9
+    assert all(row.volume_24h_usd is None for row in result.rows)
+
+
+def test_ticker_fills_prices_the_rate_row_lacks(funding, ticker):
+    del funding["data"][0]["fairPrice"]
+    del funding["data"][0]["idxPrice"]
+    btc = by_native(build(funding, ticker))["BTC_USDT"]
+    assert btc.mark_price == 80318.2
+    assert btc.index_price == 80349
+
+
+def test_usd_quote_is_inverse_settled_in_base(funding, ticker):
+    row = dict(funding["data"][0], symbol="BTC_USD")
+    ticker["data"][0]["symbol"] = "BTC_USD"
+    (btc,) = build({"success": True, "code": 0, "data": [row]}, ticker).rows
+    assert btc.symbol == "BTC/USD:BTC"
+    assert (btc.base, btc.quote, btc.settle, btc.contract_type) == ("BTC", "USD", "BTC", "inverse")
+    assert btc.volume_24h_usd is None  # amount24 of a coin-settled contract is not known to be USD
+
+
+def test_settled_rows_are_kept_and_flagged_stale(funding):
+    result = build(funding, observed_at=ONE_H_SETTLEMENT)
+    assert len(result.rows) == 9
+    stale = sorted(row.native_symbol for row in result.rows if row.flags == ("stale",))
+    assert stale == ["NGAS_USDT", "SOPH_USDT", "SPX500_USD1"]
+
+
+def test_malformed_rows_are_skipped_and_counted(funding, ticker):
+    rows = funding["data"]
+    rows[0]["fundingRate"] = ""
+    del rows[1]["fundingRate"]
+    rows[2]["collectCycle"] = "eight"
+    rows[3]["symbol"] = "USOIL"
+    ticker["data"][0]["symbol"] = None
+    result = build(funding, ticker)
+    assert result.bad_rows == 5  # four rate rows and one ticker row
+    assert [row.native_symbol for row in result.rows] == [r["symbol"] for r in rows[4:]]
+    assert by_native(result)["FORM_USDT"].funding_rate == 5e-05
+
+
+@pytest.mark.parametrize("value", [10**20, 10**16, "tomorrow", True])
+def test_out_of_range_or_non_numeric_settlement_costs_the_row(funding, value):
+    funding["data"][0]["nextSettleTime"] = value  # 10**20 ms: CPython raises OSError, not ValueError
+    result = build(funding)
+    assert (len(result.rows), result.bad_rows) == (8, 1)
+    assert "BTC_USDT" not in by_native(result)
+
+
+def test_missing_interval_is_unknown_not_invented(funding):
+    del funding["data"][0]["collectCycle"]
+    btc = by_native(build(funding))["BTC_USDT"]
+    assert btc.interval_hours is None
+    assert btc.apr is None
+    assert btc.flags == ("interval_unknown",)
+
+
+def test_single_symbol_form_is_bad_payload():
+    single = load_json("mexc", "api-v1-contract-funding_rate-BTC_USDT__arb-chain-bot-20260827.json")
+    with pytest.raises(BadPayload):
+        build(single)
+
+
+@pytest.mark.parametrize("payload", [[], "x", None, {"success": True, "code": 0}, {"data": "rows"}])
+def test_wrong_shape_is_bad_payload(payload):
+    with pytest.raises(BadPayload):
+        build(payload)
+
+
+def test_empty_data_is_empty_payload():
+    with pytest.raises(EmptyPayload):
+        build({"success": True, "code": 0, "data": []})
+
+
+def test_success_false_is_exchange_error():
+    body = {"success": False, "code": 1001, "message": "Contract does not exist"}
+    with pytest.raises(ExchangeError, match="1001") as caught:
+        mexc.check_envelope("mexc", "funding_rate", body)
+    assert not isinstance(caught.value, RateLimited)
+    assert (caught.value.venue, caught.value.endpoint) == ("mexc", "funding_rate")
+
+
+def test_code_510_body_is_rate_limited():
+    body = load_json("mexc", "api-v1-contract-ticker-error510__arb-chain-bot.json")
+    assert "success" not in body
+    with pytest.raises(RateLimited, match="Requests are too frequent"):
+        mexc.check_envelope("mexc", "ticker", body)
+
+
+def test_unknown_code_without_success_key_is_exchange_error():
+    with pytest.raises(ExchangeError, match="602"):
+        mexc.check_envelope("mexc", "ticker", {"code": 602, "msg": "Signature verification failed"})
+
+
+def test_success_envelopes_pass(funding, ticker):
+    assert mexc.check_envelope("mexc", "funding_rate", funding) is None
+    assert mexc.check_envelope("mexc", "ticker", ticker) is None
+
+
+NUMBERISH = st.sampled_from([7.3e-05, "7.3e-05", "", "abc", "NaN", 1e400, 0]) | st.floats() | st.integers()
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+SYMBOL = st.sampled_from(["BTC_USDT", "BTC_USD", "1000000MOG_USDT", "_USDT", "BTC_", "BTC"]) | JSONISH
+FUNDING_ROW = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "symbol": SYMBOL,
+            "fundingRate": NUMBERISH | JSONISH,
+            "collectCycle": st.sampled_from([1, 4, 8, 24, 0, -8]) | JSONISH,
+            "nextSettleTime": st.sampled_from([1788969600000, 0, 10**20, -(10**20)]) | NUMBERISH,
+            "fairPrice": NUMBERISH,
+            "idxPrice": NUMBERISH | JSONISH,
+        },
+    )
+    | JSONISH
+)
+TICKER_ROW = (
+    st.fixed_dictionaries(
+        {}, optional={"symbol": SYMBOL, "amount24": NUMBERISH, "fairPrice": NUMBERISH, "indexPrice": JSONISH}
+    )
+    | JSONISH
+)
+
+
+def envelope(rows):
+    return rows.map(lambda data: {"success": True, "code": 0, "data": data}) | JSONISH
+
+
+@settings(max_examples=300, deadline=None)
+@given(envelope(st.lists(FUNDING_ROW, max_size=6)), st.none() | envelope(st.lists(TICKER_ROW, max_size=6)))
+def test_arbitrary_json_never_breaks_build_rows(funding, ticker):
+    try:
+        result = build(funding, ticker)
+    except (BadPayload, EmptyPayload):
+        return
+    assert all(math.isfinite(row.funding_rate) for row in result.rows)
+    assert len(result.rows) <= len(funding["data"])

@@ -1,0 +1,87 @@
+"""Test doubles: a fake clock whose sleep advances time instead of waiting, a scripted HTTP server."""
+
+from __future__ import annotations
+
+import threading
+
+
+class FakeClock:
+    """Monotonic seconds that only move when someone sleeps; thread-safe."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += max(0.0, seconds)
+
+
+class ScriptedServer:
+    """A loopback HTTP server answering from a script of (status, headers, body, delay_s) per request.
+
+    The last answer repeats once the script runs out; `routes` instead answers by the request path's
+    ending (query excluded). `seen` keeps every request's path and headers.
+    """
+
+    def __init__(
+        self,
+        answers: list[tuple[int, dict[str, str], bytes, float]] | None = None,
+        routes: dict[str, tuple[int, dict[str, str], bytes, float]] | None = None,
+    ) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answers = list(answers or [])
+        self.routes = routes or {}
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                import time
+
+                server.seen.append((self.path, dict(self.headers)))
+                status, headers, body, delay_s = server.answer_for(self.path)
+                time.sleep(delay_s)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass
+
+            do_POST = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def answer_for(self, path: str) -> tuple[int, dict[str, str], bytes, float]:
+        if self.routes:
+            bare = path.split("?", 1)[0]
+            for ending, answer in self.routes.items():
+                if bare.endswith(ending):
+                    return answer
+            return (404, {}, b"no route", 0.0)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,165 @@
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from funding_finder.cli import main, rates_table, sort_rates
+from funding_finder.exchanges import VENUES
+from funding_finder.model import make_rate
+from funding_finder.settings import markdown_table
+from funding_finder.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+ISO_SECOND = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    """One `collect --once` through the simulator, venues reached by FUNDING_FINDER_<ID>_URL."""
+    db = str(tmp_path_factory.mktemp("cli") / "funding.db")
+    with Simulator(latency_ms=0) as sim:
+        env = {f"FUNDING_FINDER_{venue_id.upper()}_URL": sim.venue_url(venue_id) for venue_id in VENUES}
+        result = CliRunner(env=env).invoke(main, ["collect", "--once", "--db", db])
+        violations = sim.stats()["total_violations"]
+    assert result.exit_code == 0, result.output
+    assert violations == 0
+    return db
+
+
+def test_rates_json_is_sorted_with_plain_numbers_and_iso_times(collected):
+    result = CliRunner().invoke(main, ["rates", "--json", "--db", collected])
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    assert [(r["exchange"], r["native_symbol"]) for r in rows] == sorted(
+        (r["exchange"], r["native_symbol"]) for r in rows
+    )
+    assert {r["exchange"] for r in rows} == set(VENUES)
+    for row in rows:
+        assert isinstance(row["funding_rate"], float)
+        assert ISO_SECOND.match(row["observed_at"])
+        assert row["next_funding_time"] is None or ISO_SECOND.match(row["next_funding_time"])
+    okx = {r["native_symbol"]: r for r in rows if r["exchange"] == "okx"}
+    assert okx["BTC-USDT-SWAP"]["funding_rate"] == 0.0001
+    assert okx["BTC-USDT-SWAP"]["interval_hours"] == 8
+    assert okx["BTC-USDT-SWAP"]["next_funding_time"] == "2026-09-19T16:00:00Z"
+    assert okx["ONE-USDT-SWAP"]["funding_rate"] == -0.0018087460514744
+    assert okx["ONE-USDT-SWAP"]["interval_hours"] == 1
+    assert okx["ONE-USDT-SWAP"]["apr"] == pytest.approx(-0.0018087460514744 * 8760)
+    assert "XAU-USD_UM_XPERP-310502" not in okx
+
+
+def test_rates_filters_by_exchange_and_sorts_by_apr(collected):
+    result = CliRunner().invoke(
+        main, ["rates", "--json", "--exchange", "gate", "--sort", "apr", "--db", collected]
+    )
+    rows = json.loads(result.output)
+    assert {r["exchange"] for r in rows} == {"gate"} and len(rows) == 24
+    aprs = [r["apr"] for r in rows]
+    assert aprs == sorted(aprs, reverse=True)
+
+
+def test_rates_table_shows_percent_and_prints_venue_strings_literally(collected):
+    result = CliRunner().invoke(main, ["rates", "--db", collected, "--exchange", "okx"])
+    assert result.exit_code == 0
+    assert "BTC/USDT:USDT" in result.output and "0.0100%" in result.output and "-0.1809%" in result.output
+    hostile = make_rate(
+        exchange="x",
+        native_symbol="[bold]EVIL[/bold]",
+        listed_base="[red]EVIL",
+        quote="USDT",
+        settle="USDT",
+        contract_type="linear",
+        funding_rate=0.0001,
+        interval_hours=8,
+        next_funding_time=None,
+        observed_at=datetime.now(UTC),
+        listed=False,
+    )
+    console = Console(width=200, record=True)
+    console.print(rates_table([hostile], title="t"))
+    text = console.export_text()
+    assert "[red]EVIL/USDT:USDT" in text and "unlisted" in text
+
+
+def test_sort_by_apr_is_descending_with_unknowns_last():
+    def row(symbol, rate, interval):
+        return make_rate(
+            exchange="x",
+            native_symbol=symbol,
+            listed_base=symbol,
+            quote="USDT",
+            settle="USDT",
+            contract_type="linear",
+            funding_rate=rate,
+            interval_hours=interval,
+            next_funding_time=None,
+            observed_at=datetime.now(UTC),
+        )
+
+    rows = [row("A", 0.0001, 8), row("B", 0.0001, None), row("C", 0.0001, 1), row("D", -0.001, 4)]
+    assert [r.native_symbol for r in sort_rates(rows, "apr")] == ["C", "A", "D", "B"]
+
+
+def test_cycles_json_lists_venue_stats(collected):
+    result = CliRunner().invoke(main, ["cycles", "--json", "--db", collected])
+    cycles = json.loads(result.output)
+    assert cycles[0]["status"] == "complete"
+    venue = {v["exchange"]: v for v in cycles[0]["venues"]}
+    assert set(venue) == set(VENUES)
+    assert set(venue["binance"]) >= {
+        "exchange",
+        "status",
+        "requests",
+        "rows",
+        "failures",
+        "duration_s",
+        "gate_wait_s",
+    }
+    assert venue["binance"]["requests"] == 3 and venue["binance"]["failures"] == {}
+
+
+def test_exchanges_json_lists_the_implemented_venues():
+    result = CliRunner().invoke(main, ["exchanges", "--json"])
+    venues = json.loads(result.output)
+    assert [v["id"] for v in venues] == ["binance", "okx", "bybit", "hyperliquid", "gate", "mexc"]
+    assert all(v["name"] for v in venues)
+
+
+def test_unknown_exchange_is_a_usage_error_naming_the_implemented_ones(tmp_path):
+    result = CliRunner().invoke(
+        main, ["collect", "--once", "--exchanges", "binance,kraken", "--db", str(tmp_path / "x.db")]
+    )
+    assert result.exit_code == 2
+    assert "kraken" in result.output and "binance, okx, bybit" in result.output
+
+
+def test_unwritable_database_exits_non_zero_with_a_message(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(main, ["collect", "--once", "--db", str(tmp_path / "file" / "funding.db")])
+    assert result.exit_code == 1
+    assert "cannot" in result.output
+
+
+def test_demo_collects_every_venue_without_violations(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--db", str(tmp_path / "demo.db"), "--latency-ms", "0"])
+    assert result.exit_code == 0, result.output
+    assert "complete" in result.output
+    assert ", 0 rate-limit violations" in result.output
+
+
+def test_readme_settings_table_is_generated_from_the_settings():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- settings:start -->\n", 1)[1].split("\n<!-- settings:end -->", 1)[0]
+    assert block == markdown_table()
+
+
+def test_readme_lists_every_venue_and_ci_runs_its_test_command():
+    readme = (ROOT / "README.md").read_text()
+    for venue_id in VENUES:
+        assert re.search(rf"^\| {venue_id} \|", readme, re.MULTILINE), venue_id
+    test_command = re.search(r"Run the tests.*?```sh\n(.+?)\n```", readme, re.DOTALL).group(1)
+    assert test_command in (ROOT / ".ci" / "run").read_text()

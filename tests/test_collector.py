@@ -1,0 +1,167 @@
+"""End to end through the simulator: real recorded responses at the venues' real paths."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from fakes import ScriptedServer
+from funding_finder.collector import Collector, CollectorConfig, url_overrides
+from funding_finder.exchanges import VENUES, binance, mexc
+from funding_finder.fanout import fan_out
+from funding_finder.http import VenueClient
+from funding_finder.ratelimit import RateGate
+from funding_finder.recordings import load_bytes
+from funding_finder.simulator import Simulator
+from funding_finder.store import Store
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with Simulator(latency_ms=0) as running:
+        yield running
+
+
+@pytest.fixture
+def store(tmp_path):
+    made = Store(str(tmp_path / "funding.db"))
+    yield made
+    made.close()
+
+
+def collector_for(store, sim, venue_ids=tuple(VENUES), **config):
+    base_urls = {venue_id: sim.venue_url(venue_id) for venue_id in venue_ids}
+    return Collector(store, list(venue_ids), CollectorConfig(base_urls=base_urls, **config))
+
+
+def test_a_cycle_stores_every_venue_with_recorded_values(store, sim):
+    sim.reset()
+    result = collector_for(store, sim).run_cycle()
+
+    assert result.status == "complete"
+    assert {run.exchange: run.status for run in result.runs} == dict.fromkeys(VENUES, "ok")
+    assert sim.stats()["total_violations"] == 0
+    rows = {(row.exchange, row.native_symbol): row for row in store.latest_rates()}
+    assert len(rows) == result.rows
+    btc = rows[("binance", "BTCUSDT")]
+    assert (btc.funding_rate, btc.interval_hours, btc.symbol, btc.contract_type) == (
+        0.00009398,
+        8,
+        "BTC/USDT:USDT",
+        "linear",
+    )
+    assert btc.next_funding_time == datetime(2026, 7, 4, 16, tzinfo=UTC)
+    assert btc.mark_price == 62909.9 and btc.index_price == 62928.61695652
+    assert btc.flags == ("stale",)  # a replayed 2026-07 recording settles before today's observation
+    gate_row = rows[("gate", "2Z_USDT")]
+    assert (gate_row.funding_rate, gate_row.interval_hours) == (0.00005, 4)
+    assert gate_row.next_funding_time == datetime.fromtimestamp(1787860800, UTC)
+    cycle = store.cycles()[0]
+    assert cycle.status == "complete" and cycle.finished_at is not None
+    assert {run.exchange: run.rows for run in cycle.venues} == {run.exchange: run.rows for run in result.runs}
+    assert all(
+        run.rows > 0 and run.requests == len(VENUES[run.exchange].SPEC.endpoints) for run in cycle.venues
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        ("html", "http_5xx"),
+        ("http500", "http_5xx"),
+        ("drop", "connection"),
+        ("truncated", "bad_json"),
+        ("empty", "empty"),
+    ],
+)
+def test_one_failing_venue_costs_only_that_venue(store, sim, fault, kind):
+    sim.reset()
+    sim.set_fault("gate", fault)
+    try:
+        result = collector_for(store, sim, ("binance", "gate", "hyperliquid"), retries=1).run_cycle()
+    finally:
+        sim.set_fault("gate", None)
+    assert result.status == "partial"
+    runs = {run.exchange: run for run in store.cycles()[0].venues}
+    assert runs["gate"].status == "failed" and runs["gate"].rows == 0
+    assert runs["gate"].failures == {kind: 1}
+    assert runs["gate"].requests == (2 if kind in ("http_5xx", "connection") else 1)
+    assert runs["gate"].error.startswith("gate contracts:")
+    assert runs["binance"].status == "ok" and runs["hyperliquid"].status == "ok"
+    stored = {row.exchange for row in store.latest_rates()}
+    assert stored == {"binance", "hyperliquid"}
+
+
+def test_a_hung_venue_hits_its_deadline_and_the_others_are_kept(store, sim):
+    sim.reset()
+    sim.set_fault("okx", "hang")
+    try:
+        result = collector_for(store, sim, ("okx", "gate"), venue_deadline_s=1.0, retries=0).run_cycle()
+    finally:
+        sim.set_fault("okx", None)
+    runs = {run.exchange: run for run in result.runs}
+    assert runs["okx"].status == "deadline" and runs["okx"].failures.get("deadline", 0) >= 1
+    assert runs["okx"].duration_s < 3
+    assert runs["gate"].status == "ok" and runs["gate"].rows == 24
+    assert store.cycles()[0].status == "partial"
+
+
+def binance_server(exchange_info: tuple[int, dict, bytes, float]) -> ScriptedServer:
+    def recorded(name: str) -> tuple[int, dict, bytes, float]:
+        return (200, JSON, load_bytes("binance", name), 0.0)
+
+    return ScriptedServer(
+        routes={
+            "/fapi/v1/premiumIndex": recorded("fapi-v1-premiumIndex__noahark-20260704T1556Z.json"),
+            "/fapi/v1/fundingInfo": recorded("fapi-v1-fundingInfo__noahark-20260704T1556Z.json"),
+            "/fapi/v1/exchangeInfo": exchange_info,
+        }
+    )
+
+
+def test_a_failed_instrument_list_falls_back_to_the_stored_one(store, sim):
+    first = collector_for(store, sim, ("binance",)).run_cycle()
+    listed_rows = first.runs[0].rows
+    failing = (500, JSON, b'{"code":-1000,"msg":"An unknown error occured"}', 0.0)
+    with binance_server(failing) as server:
+        config = CollectorConfig(base_urls={"binance": server.url}, retries=0)
+        second = Collector(store, ["binance"], config).run_cycle()
+    run = second.runs[0]
+    assert run.status == "ok" and run.failures == {"http_5xx": 1}
+    assert run.rows == listed_rows
+    newest = store.latest_rates()
+    assert all("unfiltered" not in row.flags for row in newest)
+
+
+def test_without_any_instrument_list_rows_are_kept_and_flagged_unfiltered(tmp_path):
+    store = Store(str(tmp_path / "fresh.db"))
+    failing = (503, {"Content-Type": "text/html"}, b"<html>unavailable</html>", 0.0)
+    with binance_server(failing) as server:
+        result = Collector(
+            store, ["binance"], CollectorConfig(base_urls={"binance": server.url}, retries=0)
+        ).run_cycle()
+    rows = store.latest_rates()
+    assert result.runs[0].status == "ok"
+    assert rows and all("unfiltered" in row.flags for row in rows)
+    assert all(row.next_funding_time is not None for row in rows)  # nextFundingTime == 0 rows still dropped
+    store.close()
+
+
+def test_sixty_calls_from_sixteen_threads_stay_under_mexcs_limit_by_the_simulators_count(sim):
+    sim.reset()
+    client = VenueClient(
+        mexc.SPEC, RateGate("mexc", mexc.SPEC.limits), base_urls={"api": sim.venue_url("mexc")}
+    )
+    ticker = mexc.SPEC.endpoint("ticker")
+    result = fan_out(range(60), lambda _: client.fetch(ticker), workers=16)
+    stats = sim.stats()["venues"]["mexc"]
+    assert len(result.results) == 60 and not result.failures
+    assert stats["requests"] == 60
+    assert stats["violations"] == 0
+
+
+def test_url_overrides_come_from_the_environment():
+    environ = {"FUNDING_FINDER_GATE_URL": "http://127.0.0.1:9000/gate", "FUNDING_FINDER_OKX_URL": ""}
+    assert url_overrides(["gate", "okx", "binance"], environ) == {"gate": "http://127.0.0.1:9000/gate"}
+    assert binance.SPEC.hosts == {"api": "https://fapi.binance.com"}

@@ -1,0 +1,77 @@
+import threading
+import time
+
+from funding_finder.errors import CallTimeout, HttpServerError
+from funding_finder.fanout import fan_out
+
+
+def test_results_carry_their_items_and_failures_are_counted_by_kind():
+    def call(item: int) -> int:
+        if item == 3:
+            raise CallTimeout("okx", "funding-rate", "slow")
+        if item == 5:
+            raise HttpServerError("okx", "funding-rate", "HTTP 503")
+        if item == 7:
+            raise RuntimeError("a bug")
+        return item * 10
+
+    result = fan_out(range(10), call, workers=4)
+    assert sorted(result.results) == [(i, i * 10) for i in (0, 1, 2, 4, 6, 8, 9)]
+    assert result.failures == {"timeout": 1, "http_5xx": 1, "error": 1}
+    assert len(result.latencies_s) == 7
+    assert {item for item, _ in result.errors} == {3, 5, 7}
+
+
+def test_workers_bound_the_calls_in_flight():
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def call(_: int) -> None:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.01)
+        with lock:
+            in_flight -= 1
+
+    fan_out(range(40), call, workers=3)
+    assert peak == 3
+
+
+def test_deadline_abandons_running_calls_and_discards_late_results():
+    release = threading.Event()
+    late = []
+
+    def call(item: int) -> int:
+        if item == 0:
+            release.wait(5)
+            late.append(item)
+        return item
+
+    started = time.monotonic()
+    result = fan_out([0, 1, 2], call, workers=3, deadline_s=0.2)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert elapsed < 2.0
+    assert sorted(result.results) == [(1, 1), (2, 2)]
+    assert result.failures == {"deadline": 1}
+    assert result.deadline_hit
+
+
+def test_on_result_runs_in_the_callers_thread():
+    caller = threading.current_thread()
+    seen = []
+    fan_out(
+        [1, 2],
+        lambda item: item,
+        workers=2,
+        on_result=lambda item, value: seen.append((item, value, threading.current_thread() is caller)),
+    )
+    assert sorted(seen) == [(1, 1, True), (2, 2, True)]
+
+
+def test_empty_input_returns_empty_result():
+    result = fan_out([], lambda item: item, workers=4)
+    assert result.results == [] and not result.failures

@@ -1,0 +1,110 @@
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funding_finder.model import (
+    apr_of,
+    iso_utc,
+    make_rate,
+    next_full_hour,
+    number,
+    optional_number,
+    split_multiplier,
+    unified_symbol,
+)
+
+
+@pytest.mark.parametrize(
+    ("listed", "base", "multiplier"),
+    [
+        ("1000PEPE", "PEPE", 1000),
+        ("kPEPE", "PEPE", 1000),
+        ("1000000MOG", "MOG", 1_000_000),
+        ("10000SATS", "SATS", 10_000),
+        ("100000AIDOGE", "AIDOGE", 100_000),
+        ("1MBABYDOGE", "BABYDOGE", 1_000_000),
+        ("1INCH", "1INCH", 1),
+        ("XBT", "BTC", 1),
+        ("BTC", "BTC", 1),
+        ("KAVA", "KAVA", 1),
+        ("1000", "1000", 1),
+    ],
+)
+def test_multiplier_prefixes_are_split_and_digit_names_stay_assets(listed, base, multiplier):
+    assert split_multiplier(listed) == (base, multiplier)
+
+
+def test_symbol_keeps_the_listing_but_aliases_xbt():
+    assert unified_symbol("1000PEPE", "USDT", "USDT") == "1000PEPE/USDT:USDT"
+    assert unified_symbol("XBT", "USD", "XBT") == "BTC/USD:XBT"
+
+
+def test_apr_is_simple_annualization_by_interval():
+    assert apr_of(0.0001, 8) == pytest.approx(0.1095)
+    assert apr_of(0.0001, 1) == pytest.approx(0.876)
+    assert apr_of(0.0001, None) is None
+
+
+def test_next_full_hour_is_strictly_after():
+    assert next_full_hour(datetime(2026, 7, 4, 15, 56, 12, tzinfo=UTC)) == datetime(
+        2026, 7, 4, 16, tzinfo=UTC
+    )
+    assert next_full_hour(datetime(2026, 7, 4, 16, 0, 0, tzinfo=UTC)) == datetime(2026, 7, 4, 17, tzinfo=UTC)
+    assert next_full_hour(datetime(2026, 12, 31, 23, 0, 1, tzinfo=UTC)) == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("bad", ["", "  ", None, True, "abc", "nan", "inf", float("nan"), [], {}])
+def test_number_rejects_what_is_not_a_finite_number(bad):
+    with pytest.raises(ValueError):
+        number(bad)
+
+
+def test_number_reads_strings_and_json_numbers_exactly():
+    assert number("0.00010000") == 0.0001
+    assert number(7.3e-05) == 7.3e-05
+    assert number("-0.0018087460514744") == -0.0018087460514744
+    assert optional_number("") is None and optional_number(None) is None
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_iso_utc_truncates_to_the_second(moment):
+    text = iso_utc(moment)
+    assert text.endswith("Z") and len(text) == 20
+    assert datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC) == moment.replace(microsecond=0)
+
+
+def row(**changes):
+    fields = dict(
+        exchange="okx",
+        native_symbol="BTC-USDT-SWAP",
+        listed_base="BTC",
+        quote="USDT",
+        settle="USDT",
+        contract_type="linear",
+        funding_rate=0.0001,
+        interval_hours=8.0,
+        next_funding_time=datetime(2026, 9, 20, tzinfo=UTC),
+        observed_at=datetime(2026, 9, 19, 13, 24, tzinfo=UTC),
+    )
+    fields.update(changes)
+    return make_rate(**fields)
+
+
+def test_flags_follow_the_closed_list():
+    assert row().flags == ()
+    assert row(next_funding_time=datetime(2026, 9, 19, 13, 24, tzinfo=UTC)).flags == ("stale",)
+    assert row(interval_hours=None).flags == ("interval_unknown",)
+    assert row(listed=False).flags == ("unlisted",)
+    assert row(listed=None, interval_hours=None).flags == ("interval_unknown", "unfiltered")
+
+
+def test_json_form_uses_iso_times_and_plain_numbers():
+    data = row(listed_base="1000PEPE").to_json()
+    assert data["symbol"] == "1000PEPE/USDT:USDT"
+    assert data["base"] == "PEPE" and data["multiplier"] == 1000
+    assert data["next_funding_time"] == "2026-09-20T00:00:00Z"
+    assert data["observed_at"] == "2026-09-19T13:24:00Z"
+    assert data["apr"] == pytest.approx(0.1095)
+    assert data["flags"] == []

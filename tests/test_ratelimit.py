@@ -1,0 +1,122 @@
+import threading
+from collections import defaultdict
+
+import pytest
+
+from fakes import FakeClock
+from funding_finder.errors import DeadlineExceeded
+from funding_finder.ratelimit import Limit, RateGate
+
+BINANCE_LIMITS = (
+    Limit("REQUEST_WEIGHT", 2400, 60.0, costs={"premiumIndex": 10, "fundingInfo": 0, "exchangeInfo": 1}),
+    Limit("fundingInfo+fundingRate", 500, 300.0, costs={"fundingInfo": 1, "fundingRate": 1}, default_cost=0),
+)
+
+
+def max_in_any_window(slots: list[tuple[float, int]], window_s: float) -> int:
+    """The largest total cost inside any half-open window (t - window_s, t] ending at a slot."""
+    ordered = sorted(slots)
+    best = 0
+    for _, (end, _) in enumerate(ordered):
+        best = max(best, sum(cost for at, cost in ordered if end - window_s < at <= end))
+    return best
+
+
+def run_threads(gate: RateGate, calls: list[str], threads: int) -> list[tuple[str, float]]:
+    taken: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    queue = list(calls)
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                endpoint = queue.pop()
+            slot = gate.acquire(endpoint)
+            with lock:
+                taken.append((endpoint, slot))
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    return taken
+
+
+def test_many_threads_never_exceed_binance_weight_and_shared_pool():
+    clock = FakeClock()
+    gate = RateGate("binance", BINANCE_LIMITS, clock=clock, sleep=clock.sleep)
+    calls = ["premiumIndex"] * 400 + ["fundingInfo"] * 700 + ["exchangeInfo"] * 300 + ["fundingRate"] * 200
+    taken = run_threads(gate, calls, threads=16)
+
+    assert len(taken) == len(calls)
+    for limit in BINANCE_LIMITS:
+        charged = [(slot, limit.cost_of(endpoint)) for endpoint, slot in taken if limit.cost_of(endpoint) > 0]
+        assert max_in_any_window(charged, limit.window_s) <= limit.capacity
+    # the fundingInfo + fundingRate pool (900 calls, 450 usable per 5 min) needs a second window
+    pool_slots = sorted(slot for endpoint, slot in taken if endpoint in ("fundingInfo", "fundingRate"))
+    assert pool_slots.count(pool_slots[0]) == 450
+    assert pool_slots[-1] - pool_slots[0] > 300
+
+
+def test_margin_keeps_a_tenth_of_capacity_in_reserve():
+    clock = FakeClock()
+    gate = RateGate("okx", [Limit("funding-rate", 10, 2.0)], clock=clock, sleep=clock.sleep)
+    slots = [gate.acquire("funding-rate") for _ in range(10)]
+    assert slots[:9] == [1000.0] * 9
+    assert slots[9] == pytest.approx(1000.0 + 2.0 + gate.window_pad_s)
+
+
+def test_per_instrument_scope_counts_each_instrument_apart():
+    clock = FakeClock()
+    limit = Limit("funding-rate", 10, 2.0, scope="instrument")
+    gate = RateGate("okx", [limit], clock=clock, sleep=clock.sleep)
+    by_instrument = defaultdict(list)
+    for instrument in ("BTC-USDT-SWAP", "ETH-USDT-SWAP"):
+        for _ in range(9):
+            by_instrument[instrument].append(gate.acquire("funding-rate", instrument))
+    assert by_instrument["BTC-USDT-SWAP"] == [1000.0] * 9
+    assert by_instrument["ETH-USDT-SWAP"] == [1000.0] * 9
+    assert gate.acquire("funding-rate", "BTC-USDT-SWAP") > 1002.0
+
+
+def test_pause_holds_every_caller_until_it_ends():
+    clock = FakeClock()
+    gate = RateGate("okx", [Limit("ip", 100, 1.0)], clock=clock, sleep=clock.sleep)
+    gate.pause_for(5.0)
+    slot = gate.acquire("anything")
+    assert slot == pytest.approx(1005.0)
+    assert clock() >= 1005.0
+    assert gate.stats.pauses == 1
+
+
+def test_no_slot_before_deadline_raises_without_reserving():
+    clock = FakeClock()
+    gate = RateGate("mexc", [Limit("market", 2, 2.0)], margin=0.0, clock=clock, sleep=clock.sleep)
+    gate.acquire("ticker")
+    gate.acquire("ticker")
+    with pytest.raises(DeadlineExceeded):
+        gate.acquire("ticker", deadline=clock() + 1.0)
+    assert gate.used("market") == 2
+
+
+def test_usage_header_books_weight_counted_elsewhere():
+    clock = FakeClock()
+    gate = RateGate("binance", BINANCE_LIMITS, clock=clock, sleep=clock.sleep)
+    gate.acquire("premiumIndex")
+    gate.observe_usage("REQUEST_WEIGHT", 2150)
+    assert gate.used("REQUEST_WEIGHT") == 2150
+    # 2160 usable (10 % margin): one more premiumIndex fits, the next waits for the window
+    assert gate.acquire("premiumIndex") == 1000.0
+    assert gate.acquire("premiumIndex") > 1060.0
+
+
+def test_zero_cost_endpoints_are_not_charged():
+    clock = FakeClock()
+    gate = RateGate("binance", BINANCE_LIMITS, clock=clock, sleep=clock.sleep)
+    for _ in range(50):
+        gate.acquire("fundingInfo")
+    assert gate.used("REQUEST_WEIGHT") == 0
+    assert gate.used("fundingInfo+fundingRate") == 50

@@ -1,0 +1,143 @@
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
+
+from funding_finder.model import make_rate
+from funding_finder.store import Store, StoreError, VenueRun, database_url, metadata
+
+PG_URL = os.environ.get("FUNDING_FINDER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+T0 = datetime(2026, 7, 4, 15, 56, 0, 123000, tzinfo=UTC)
+
+
+def pg_available() -> bool:
+    try:
+        with create_engine(database_url(PG_URL)).connect() as conn:
+            conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        made = Store(str(tmp_path / "funding.db"))
+    else:
+        if not pg_available():
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL is not reachable at {PG_URL}")
+            pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+        engine = create_engine(database_url(PG_URL))
+        metadata.drop_all(engine)
+        engine.dispose()
+        made = Store(PG_URL)
+    yield made
+    made.close()
+
+
+def rate(symbol="BTCUSDT", observed_at=T0, funding_rate=0.0001, **changes):
+    fields = dict(
+        exchange="binance",
+        native_symbol=symbol,
+        listed_base=symbol.removesuffix("USDT"),
+        quote="USDT",
+        settle="USDT",
+        contract_type="linear",
+        funding_rate=funding_rate,
+        interval_hours=8,
+        next_funding_time=datetime(2026, 7, 4, 16, tzinfo=UTC),
+        observed_at=observed_at,
+        mark_price=57901.2,
+        open_interest_usd=None,
+    )
+    fields.update(changes)
+    return make_rate(**fields)
+
+
+def test_rows_round_trip_field_by_field(store):
+    cycle_id = store.start_cycle(T0)
+    rows = [rate(), rate("1000PEPEUSDT", funding_rate=-0.00012345678901234, interval_hours=None, listed=None)]
+    store.write_venue(cycle_id, VenueRun("binance", "ok", requests=3), rows)
+    stored = store.latest_rates()
+    expected = [row.to_json() for row in sorted(rows, key=lambda r: r.native_symbol)]
+    assert [row.to_json() for row in stored] == expected
+    assert stored[0].observed_at == T0.replace(microsecond=123000)
+    assert stored[0].flags == ("interval_unknown", "unfiltered")
+
+
+def test_latest_row_per_contract_is_the_newest_observation(store):
+    first = store.start_cycle(T0)
+    store.write_venue(first, VenueRun("binance", "ok"), [rate(), rate("ETHUSDT")])
+    second = store.start_cycle(T0 + timedelta(minutes=5))
+    store.write_venue(
+        second, VenueRun("binance", "ok"), [rate(observed_at=T0 + timedelta(minutes=5), funding_rate=0.0002)]
+    )
+    latest = {row.native_symbol: row for row in store.latest_rates()}
+    assert latest["BTCUSDT"].funding_rate == 0.0002
+    assert latest["ETHUSDT"].funding_rate == 0.0001
+    assert store.latest_rates(["okx"]) == []
+
+
+def test_cycle_status_and_venue_stats_newest_first(store):
+    old = store.start_cycle(T0)
+    store.write_venue(
+        old,
+        VenueRun(
+            "okx",
+            "failed",
+            requests=2,
+            failures={"http_5xx": 2},
+            duration_s=1.25,
+            gate_wait_s=0.5,
+            error="okx funding-rate: HTTP 503",
+        ),
+        [],
+    )
+    store.finish_cycle(old, T0 + timedelta(seconds=3), "partial")
+    running = store.start_cycle(T0 + timedelta(minutes=5))
+    records = store.cycles()
+    assert [record.id for record in records] == [running, old]
+    assert records[0].status == "running" and records[0].finished_at is None
+    assert records[1].status == "partial"
+    run = records[1].venues[0]
+    assert (run.exchange, run.status, run.requests, run.rows, dict(run.failures)) == (
+        "okx",
+        "failed",
+        2,
+        0,
+        {"http_5xx": 2},
+    )
+    assert (run.duration_s, run.gate_wait_s) == (1.25, 0.5)
+
+
+def test_a_venue_is_written_whole_or_not_at_all(store):
+    cycle_id = store.start_cycle(T0)
+    broken = rate("ETHUSDT", funding_rate=None)
+    with pytest.raises(IntegrityError):
+        store.write_venue(cycle_id, VenueRun("binance", "ok"), [rate(), broken])
+    assert store.latest_rates() == []
+    assert store.cycles()[0].venues == []
+
+
+def test_instrument_list_is_kept_for_a_later_failure(store):
+    cycle_id = store.start_cycle(T0)
+    payload = {"symbols": [{"symbol": "BTCUSDT", "status": "TRADING"}]}
+    store.write_venue(cycle_id, VenueRun("binance", "ok"), [rate()], {"exchangeInfo": payload}, T0)
+    stored, fetched_at = store.stored_instruments("binance", "exchangeInfo")
+    assert stored == payload and fetched_at == T0.replace(microsecond=123000)
+    assert store.stored_instruments("binance", "other") is None
+
+
+def test_unwritable_database_is_a_clear_error(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    target = locked / "sub" / "funding.db"
+    if os.geteuid() == 0:  # root ignores permissions: use a path under a file instead
+        (tmp_path / "file").write_text("")
+        target = tmp_path / "file" / "funding.db"
+    with pytest.raises(StoreError):
+        Store(str(target))

@@ -10,11 +10,12 @@ from funding_finder.exchanges import VENUES, binance, mexc
 from funding_finder.fanout import fan_out
 from funding_finder.http import VenueClient
 from funding_finder.ratelimit import RateGate
-from funding_finder.recordings import load_bytes
+from funding_finder.recordings import load_bytes, load_json
 from funding_finder.simulator import Simulator
 from funding_finder.store import Store
 
 JSON = {"Content-Type": "application/json"}
+EXCHANGE_INFO = "fapi-v1-exchangeInfo__noahark-20260704T1556Z.json"
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,21 @@ def test_a_failed_instrument_list_falls_back_to_the_stored_one(store, sim):
     assert run.rows == listed_rows
     newest = store.latest_rates()
     assert all("unfiltered" not in row.flags for row in newest)
+
+
+def test_a_wrong_shaped_instrument_list_is_counted_and_never_replaces_the_stored_one(store, sim):
+    first = collector_for(store, sim, ("binance",)).run_cycle()
+    listed_rows = first.runs[0].rows
+    wrong_shape = (200, JSON, b'{"serverTime": 1783180800000}', 0.0)
+    for _ in range(2):  # the second time, the stored list must still be the good one
+        with binance_server(wrong_shape) as server:
+            config = CollectorConfig(base_urls={"binance": server.url}, retries=0)
+            run = Collector(store, ["binance"], config).run_cycle().runs[0]
+        assert run.status == "ok" and run.failures == {"bad_payload": 1}
+        assert run.rows == listed_rows
+        assert all("unfiltered" not in row.flags for row in store.latest_rates())
+    stored, _ = store.stored_instruments("binance", "exchangeInfo")
+    assert len(stored["symbols"]) == len(load_json("binance", EXCHANGE_INFO)["symbols"])
 
 
 def test_without_any_instrument_list_rows_are_kept_and_flagged_unfiltered(tmp_path):

@@ -57,7 +57,6 @@ def test_many_threads_never_exceed_binance_weight_and_shared_pool():
         assert max_in_any_window(charged, limit.window_s) <= limit.capacity
     # the fundingInfo + fundingRate pool (900 calls, 450 usable per 5 min) needs a second window
     pool_slots = sorted(slot for endpoint, slot in taken if endpoint in ("fundingInfo", "fundingRate"))
-    assert pool_slots.count(pool_slots[0]) == 450
     assert pool_slots[-1] - pool_slots[0] > 300
 
 

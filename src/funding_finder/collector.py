@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from funding_finder.errors import FetchError
 from funding_finder.exchanges import get_venue
 from funding_finder.exchanges.base import Endpoint, Role
-from funding_finder.fanout import failure_kind, fan_out
+from funding_finder.fanout import failure_kind, fan_out, latency_summary_ms
 from funding_finder.http import VenueClient
 from funding_finder.model import FundingRate
 from funding_finder.ratelimit import RateGate
@@ -163,6 +163,7 @@ class Collector:
         started = self.clock()
         deadline = min(started + self.config.venue_deadline_s, cycle_ends)
         requests_before, waited_before = client.requests, client.gate.stats.wait_s
+        answered_before = len(client.latencies_s)
 
         fan = fan_out(
             spec.endpoints,
@@ -188,6 +189,7 @@ class Collector:
         run.gate_wait_s = client.gate.stats.wait_s - waited_before
         run.duration_s = self.clock() - started
         run.failures = dict(failures)
+        run.latency_ms = latency_summary_ms(client.latencies_s[answered_before:])
         return outcome
 
     def _payloads(
@@ -218,13 +220,19 @@ class Collector:
                 payloads[endpoint.name] = None
         return payloads
 
-    @staticmethod
     def _build(
-        venue: ModuleType, payloads: Mapping[str, Any], outcome: VenueOutcome, failures: Counter[str]
+        self, venue: ModuleType, payloads: dict[str, Any], outcome: VenueOutcome, failures: Counter[str]
     ) -> None:
         run = outcome.run
         try:
             built = venue.build_rows(payloads, outcome.observed_at)
+            if built.unusable:
+                # A secondary payload of the wrong shape counts as that call's failure: it is never
+                # kept as the fallback list, and a stored list stands in for it where there is one.
+                failures["bad_payload"] += len(built.unusable)
+                replaced = self._replace_unusable(built.unusable, payloads, outcome)
+                if replaced:
+                    built = venue.build_rows(payloads, outcome.observed_at)
         except FetchError as exc:
             failures[exc.kind] += 1
             run.status, run.error = "failed", str(exc)
@@ -238,6 +246,17 @@ class Collector:
         if built.bad_rows:
             failures["bad_row"] += built.bad_rows
         outcome.rows = built.rows
+
+    def _replace_unusable(self, unusable: set[str], payloads: dict[str, Any], outcome: VenueOutcome) -> bool:
+        """Drop unusable fresh instrument lists and put the stored copy in their place; True if any was."""
+        replaced = False
+        for name in unusable:
+            if outcome.fresh_instruments.pop(name, None) is None:
+                continue
+            stored = self.store.stored_instruments(outcome.run.exchange, name)
+            if stored is not None:
+                payloads[name], replaced = stored[0], True
+        return replaced
 
 
 def _first_error(errors: Sequence[tuple[Endpoint, BaseException]], rates: Sequence[Endpoint]) -> str | None:

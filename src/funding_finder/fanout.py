@@ -40,16 +40,17 @@ class FanOutResult(Generic[T, R]):
     deadline_hit: bool = False
 
     def latency_summary_ms(self) -> dict[str, float]:
-        """p50 / p95 / max call latency in milliseconds (empty when nothing completed)."""
-        if not self.latencies_s:
-            return {}
-        ordered = sorted(self.latencies_s)
-        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-        return {
-            "p50_ms": statistics.median(ordered) * 1000,
-            "p95_ms": p95 * 1000,
-            "max_ms": ordered[-1] * 1000,
-        }
+        """p50 / p95 / max of the successful calls' durations, in milliseconds."""
+        return latency_summary_ms(self.latencies_s)
+
+
+def latency_summary_ms(latencies_s: list[float]) -> dict[str, float]:
+    """p50 / p95 / max of durations given in seconds, in milliseconds (empty when there are none)."""
+    if not latencies_s:
+        return {}
+    ordered = sorted(latencies_s)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": statistics.median(ordered) * 1000, "p95_ms": p95 * 1000, "max_ms": ordered[-1] * 1000}
 
 
 def fan_out(

@@ -62,7 +62,8 @@ class VenueClient:
     """Calls one venue's endpoints under its gate; `fetch` returns the decoded, checked payload.
 
     `base_urls` replaces host roots (the simulator, a proxy); `sleep` and `clock` are injectable.
-    Counters: `requests` sent, `answers` by failure kind (every failed attempt, retried or not).
+    Counters: `requests` sent, `answers` by failure kind (every failed attempt, retried or not),
+    `latencies_s` the round trip of every answered request (gate waits excluded).
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class VenueClient:
         self.sleep = sleep
         self.requests = 0
         self.answers: Counter[str] = Counter()
+        self.latencies_s: list[float] = []
         self._lock = threading.Lock()
 
     def url_of(self, endpoint: Endpoint) -> str:
@@ -126,6 +128,7 @@ class VenueClient:
                 raise DeadlineExceeded(self.spec.id, name, "deadline passed before the call")
         with self._lock:
             self.requests += 1
+        sent = time.perf_counter()
         try:
             response = self.session.request(
                 endpoint.method,
@@ -138,6 +141,8 @@ class VenueClient:
             raise CallTimeout(self.spec.id, name, f"no answer within {timeout:.1f} s") from exc
         except requests.RequestException as exc:
             raise ConnectionFailed(self.spec.id, name, f"{type(exc).__name__}: {exc}") from exc
+        with self._lock:
+            self.latencies_s.append(time.perf_counter() - sent)
         self._read_usage(response)
         self._check_status(name, response)
         payload = self._decode(name, response)

@@ -75,6 +75,11 @@ class _Bucket:
             self.slots.popleft()
         bisect.insort(self.slots, (at, min(cost, self.capacity)))
 
+    def cancel(self, at: float, cost: int) -> None:
+        entry = (at, min(cost, self.capacity))
+        if entry in self.slots:
+            self.slots.remove(entry)
+
     def used(self, now: float) -> int:
         return sum(units for at, units in self.slots if now - self.window_s < at <= now)
 
@@ -122,11 +127,31 @@ class RateGate:
         return max(1, math.floor(limit.capacity * (1 - self.margin)))
 
     def acquire(self, endpoint: str, instrument: str | None = None, deadline: float | None = None) -> float:
-        """Block until a call to `endpoint` fits every limit; return its reserved slot (a `clock()` value).
+        """Block until a call to `endpoint` fits every limit; return its slot (a `clock()` value).
 
         `deadline` is a `clock()` value: if no slot exists before it, nothing is reserved and
-        DeadlineExceeded is raised instead of waiting past it.
+        DeadlineExceeded is raised instead of waiting past it. A caller that wakes later than its
+        slot (a busy machine, a pause) gives the slot back and reserves again, so that the booked
+        time stays the time the call really leaves.
         """
+        started = self.clock()
+        while True:
+            slot, charged = self._reserve(endpoint, instrument, deadline)
+            self._sleep_until(slot, deadline, endpoint)
+            if self.clock() - slot <= self.window_pad_s / 2:
+                break
+            self._cancel(charged, slot)
+        waited = self.clock() - started
+        with self._lock:
+            self.stats.acquired += 1
+            if waited > 0.001:
+                self.stats.waits += 1
+                self.stats.wait_s += waited
+        return slot
+
+    def _reserve(
+        self, endpoint: str, instrument: str | None, deadline: float | None
+    ) -> tuple[float, list[tuple[_Bucket, int]]]:
         with self._lock:
             now = self.clock()
             charged = self._charged(endpoint, instrument)
@@ -137,13 +162,12 @@ class RateGate:
                 raise DeadlineExceeded(self.venue, endpoint, "no rate-limit slot before the deadline")
             for bucket, cost in charged:
                 bucket.reserve(slot, cost, now)
-            self.stats.acquired += 1
-        waited = self._sleep_until(slot, deadline, endpoint)
-        if waited > 0.001:
-            with self._lock:
-                self.stats.waits += 1
-                self.stats.wait_s += waited
-        return slot
+            return slot, charged
+
+    def _cancel(self, charged: list[tuple[_Bucket, int]], slot: float) -> None:
+        with self._lock:
+            for bucket, cost in charged:
+                bucket.cancel(slot, cost)
 
     def _charged(self, endpoint: str, instrument: str | None) -> list[tuple[_Bucket, int]]:
         charged = []
@@ -159,9 +183,8 @@ class RateGate:
             charged.append((bucket, cost))
         return charged
 
-    def _sleep_until(self, slot: float, deadline: float | None, endpoint: str) -> float:
+    def _sleep_until(self, slot: float, deadline: float | None, endpoint: str) -> None:
         """Sleep until the slot, and longer if the venue paused the gate meanwhile."""
-        start = self.clock()
         target = slot
         while True:
             remaining = target - self.clock()
@@ -170,7 +193,7 @@ class RateGate:
             with self._lock:
                 target = max(target, self._paused_until)
             if self.clock() >= target:
-                return self.clock() - start
+                return
             if deadline is not None and target > deadline:
                 raise DeadlineExceeded(self.venue, endpoint, "venue paused past the deadline")
 

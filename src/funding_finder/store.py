@@ -69,6 +69,7 @@ venue_runs = Table(
     Column("failures_json", Text, nullable=False),
     Column("duration_ms", Integer, nullable=False),
     Column("gate_wait_ms", Integer, nullable=False),
+    Column("latency_json", Text, nullable=False, default="{}"),
     Column("error", Text),
 )
 
@@ -128,6 +129,8 @@ class VenueRun:
     failures: Mapping[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     gate_wait_s: float = 0.0
+    latency_ms: Mapping[str, float] = field(default_factory=dict)
+    """p50 / p95 / max of the venue's successful calls in this cycle, in milliseconds."""
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -139,6 +142,7 @@ class VenueRun:
             "failures": dict(self.failures),
             "duration_s": round(self.duration_s, 3),
             "gate_wait_s": round(self.gate_wait_s, 3),
+            "latency_ms": {name: round(value, 1) for name, value in self.latency_ms.items()},
             "error": self.error,
         }
 
@@ -388,6 +392,7 @@ def _run_values(run: VenueRun, rows: int) -> dict[str, Any]:
         "failures_json": json.dumps(dict(run.failures), sort_keys=True),
         "duration_ms": round(run.duration_s * 1000),
         "gate_wait_ms": round(run.gate_wait_s * 1000),
+        "latency_json": json.dumps(dict(run.latency_ms), sort_keys=True),
         "error": run.error,
     }
 
@@ -401,5 +406,6 @@ def _run_of(row: Mapping[str, Any]) -> VenueRun:
         failures=json.loads(row["failures_json"]),
         duration_s=row["duration_ms"] / 1000,
         gate_wait_s=row["gate_wait_ms"] / 1000,
+        latency_ms=json.loads(row["latency_json"]),
         error=row["error"],
     )

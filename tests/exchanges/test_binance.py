@@ -199,7 +199,9 @@ def test_tradifi_perpetuals_are_kept_and_tagged(rows: dict[str, FundingRate]) ->
     assert_row(rows["SKHYNIXUSDT"], base="SKHYNIX", mark_price=1605.7, asset_class="equity")  # KR_EQUITY
     assert_row(rows["OPENAIUSDT"], funding_rate=0.00005, asset_class="equity")  # PREMARKET
     classes = [row.asset_class for row in rows.values() if row.asset_class != "crypto"]
-    assert (classes.count("equity"), classes.count("commodity"), len(classes)) == (110, 8, 118)
+    # 118 TRADIFI_PERPETUAL contracts plus two INDEX perpetuals (BTCDOMUSDT, ALLUSDT)
+    assert (classes.count("equity"), classes.count("commodity"), classes.count("index")) == (110, 8, 2)
+    assert rows["BTCDOMUSDT"].asset_class == "index"
 
 
 def test_filters(rows: dict[str, FundingRate]) -> None:
@@ -302,12 +304,16 @@ def test_wrong_shapes(recorded: dict[str, Any]) -> None:
         binance.build_rows({**recorded, "premiumIndex": rate_limited}, OBSERVED)
     with pytest.raises(EmptyPayload):
         binance.build_rows({**recorded, "premiumIndex": []}, OBSERVED)
-    with pytest.raises(BadPayload):
-        binance.build_rows({**recorded, "exchangeInfo": {"symbols": "BTCUSDT"}}, OBSERVED)
-    with pytest.raises(BadPayload):
-        binance.build_rows({**recorded, "exchangeInfo": {"serverTime": 1}}, OBSERVED)
-    with pytest.raises(BadPayload):
-        binance.build_rows({**recorded, "fundingInfo": {"symbol": "BTCUSDT"}}, OBSERVED)
+
+
+def test_a_wrong_shaped_secondary_payload_counts_as_a_failed_call(recorded: dict[str, Any]) -> None:
+    for bad in ({"symbols": "BTCUSDT"}, {"serverTime": 1}, {"symbols": []}):
+        result = binance.build_rows({**recorded, "exchangeInfo": bad}, OBSERVED)
+        assert result.unusable == {"exchangeInfo"}
+        assert len(result.rows) == 792 and all("unfiltered" in row.flags for row in result.rows)
+    result = binance.build_rows({**recorded, "fundingInfo": {"symbol": "BTCUSDT"}}, OBSERVED)
+    assert result.unusable == {"fundingInfo"}
+    assert len(result.rows) == 691 and all(row.interval_hours is None for row in result.rows)
 
 
 def test_no_error_envelope_inside_http_200(recorded: dict[str, Any]) -> None:
@@ -398,8 +404,11 @@ def test_arbitrary_rows_never_break_build_rows(premium: Any, info: Any, exchange
     except (BadPayload, EmptyPayload):
         return
     assert result.bad_rows >= 0
-    listed = 0 if exchange_info is None else len(exchange_info["symbols"])
-    assert len(result.rows) + result.bad_rows <= len(premium) + len(info or []) + listed  # one outcome a row
+    listed = (
+        0 if exchange_info is None or "exchangeInfo" in result.unusable else len(exchange_info["symbols"])
+    )
+    funding_info = 0 if not isinstance(info, list) else len(info)
+    assert len(result.rows) + result.bad_rows <= len(premium) + funding_info + listed  # one outcome a row
     for row in result.rows:
         assert isinstance(row.funding_rate, float) and math.isfinite(row.funding_rate)
         assert row.next_funding_time is not None and row.next_funding_time.tzinfo is not None

@@ -282,8 +282,11 @@ def test_wrong_shapes(tickers: dict[str, Any]) -> None:
         bybit.build_rows({"tickers": tickers["result"]["list"]}, OBSERVED)
     with pytest.raises(EmptyPayload):
         bybit.build_rows({"tickers": envelope()}, OBSERVED)
-    with pytest.raises(BadPayload):
-        bybit.build_rows({"tickers": tickers, "instruments-info": {"retCode": 0, "result": None}}, OBSERVED)
+    unfiltered = bybit.build_rows(
+        {"tickers": tickers, "instruments-info": {"retCode": 0, "result": None}}, OBSERVED
+    )
+    assert unfiltered.unusable == {"instruments-info"}
+    assert unfiltered.rows and all("unfiltered" in row.flags for row in unfiltered.rows)
 
 
 def test_check_envelope(tickers: dict[str, Any]) -> None:
@@ -397,7 +400,7 @@ def test_arbitrary_rows_never_break_build_rows(rates: Any, listing: Any) -> None
         result = bybit.build_rows({"tickers": rates, "instruments-info": listing}, OBSERVED)
     except (BadPayload, EmptyPayload):
         return
-    listed = 0 if listing is None else len(listing["result"]["list"])
+    listed = 0 if listing is None or "instruments-info" in result.unusable else len(listing["result"]["list"])
     assert len(result.rows) + result.bad_rows <= len(rates["result"]["list"]) + listed  # one outcome a row
     for row in result.rows:
         assert isinstance(row.funding_rate, float) and math.isfinite(row.funding_rate)

@@ -276,8 +276,9 @@ def test_wrong_shapes(any_rates: dict[str, Any]) -> None:
         okx.build_rows({"funding-rate": any_rates["data"]}, ANY_OBSERVED)  # rows without the envelope
     with pytest.raises(EmptyPayload):
         okx.build_rows({"funding-rate": envelope()}, ANY_OBSERVED)
-    with pytest.raises(BadPayload):
-        okx.build_rows({"funding-rate": any_rates, "instruments": {"code": "0"}}, ANY_OBSERVED)
+    unfiltered = okx.build_rows({"funding-rate": any_rates, "instruments": {"code": "0"}}, ANY_OBSERVED)
+    assert unfiltered.unusable == {"instruments"}
+    assert [row.flags for row in unfiltered.rows] == [("unfiltered",)] * 3
 
 
 def test_check_envelope() -> None:
@@ -378,7 +379,7 @@ def test_arbitrary_rows_never_break_build_rows(rates: Any, listing: Any) -> None
         result = okx.build_rows({"funding-rate": rates, "instruments": listing}, ANY_OBSERVED)
     except (BadPayload, EmptyPayload):
         return
-    listed = 0 if listing is None else len(listing["data"])
+    listed = 0 if listing is None or "instruments" in result.unusable else len(listing["data"])
     assert len(result.rows) + result.bad_rows <= len(rates["data"]) + listed  # one outcome a row
     for row in result.rows:
         assert isinstance(row.funding_rate, float) and math.isfinite(row.funding_rate)

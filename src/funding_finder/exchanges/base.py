@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
-from funding_finder.errors import BadPayload
+from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.model import FundingRate
 from funding_finder.ratelimit import Limit
 
@@ -83,6 +83,8 @@ class BuildResult:
 
     rows: list[FundingRate]
     bad_rows: int = 0
+    unusable: set[str] = field(default_factory=set)
+    """Secondary endpoints whose payload had the wrong shape and was used as if its call had failed."""
 
 
 class Venue(Protocol):
@@ -124,6 +126,28 @@ def parse_rows(venue: str, endpoint: str, rows: Any, parse_one: Callable[[Any], 
         if item is not None:
             parsed.items.append(item)
     return parsed
+
+
+def parse_secondary(
+    payload: Any | None, parse: Callable[[Any], Parsed[R]], endpoint: str, unusable: set[str]
+) -> Parsed[R] | None:
+    """Parse an EXTRA or INSTRUMENTS payload. One that is missing, or of the wrong shape, costs only
+    what depends on it: None is returned (and a wrong shape is noted in `unusable`), never an error."""
+    if payload is None:
+        return None
+    try:
+        return parse(payload)
+    except (BadPayload, EmptyPayload) as exc:
+        log.warning("%s; used as if the call had failed", exc)
+        unusable.add(endpoint)
+        return None
+
+
+def text(value: Any) -> str:
+    """A non-empty string from a payload (a symbol, an asset name); TypeError otherwise."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"not a name: {value!r}")
+    return value
 
 
 def field_of(venue: str, endpoint: str, payload: Any, *path: str | int) -> Any:

@@ -20,7 +20,17 @@ from datetime import datetime
 from typing import Any
 
 from funding_finder.errors import EmptyPayload
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, field_of, parse_rows
+from funding_finder.exchanges.base import (
+    BuildResult,
+    Endpoint,
+    Parsed,
+    Role,
+    VenueSpec,
+    field_of,
+    parse_rows,
+    parse_secondary,
+    text,
+)
 from funding_finder.model import AssetClass, FundingRate, from_ms, make_rate, number, optional_number
 from funding_finder.ratelimit import Limit
 
@@ -28,14 +38,15 @@ VENUE = "binance"
 RATES, INTERVALS, INSTRUMENTS = "premiumIndex", "fundingInfo", "exchangeInfo"
 DEFAULT_INTERVAL_HOURS = 8
 KEPT_CONTRACT_TYPES = frozenset({"PERPETUAL", "TRADIFI_PERPETUAL"})
-TRADIFI_ASSET_CLASS: dict[str, AssetClass] = {
+UNDERLYING_ASSET_CLASS: dict[str, AssetClass] = {
     "EQUITY": "equity",
     "KR_EQUITY": "equity",
     "PREMARKET": "equity",
     "COMMODITY": "commodity",
     "INDEX": "index",
 }
-"""`underlyingType` of TRADIFI_PERPETUAL contracts; PREMARKET = pre-IPO company shares (OPENAI, ANTHROPIC)."""
+"""`underlyingType` → asset class (COIN and unknown types are crypto). Mostly TRADIFI_PERPETUAL contracts;
+PREMARKET = pre-IPO company shares (OPENAI, ANTHROPIC); BTCDOMUSDT is an INDEX perpetual."""
 QUOTE_SUFFIXES = ("USDT", "USDC", "USD1", "BTC", "U")
 """Quotes seen in exchangeInfo, for reading a symbol when exchangeInfo is missing (longest match first)."""
 
@@ -91,11 +102,12 @@ def parse_premium_index(payload: Any) -> Parsed[Premium]:
 
     def one(row: Any) -> Premium | None:
         next_ms = number(row["nextFundingTime"])
-        pass
+        if next_ms == 0:
+            return None
         return Premium(
-            _text(row["symbol"]),
+            text(row["symbol"]),
             number(row["lastFundingRate"]),
-            _time(next_ms),
+            from_ms(next_ms),
             optional_number(row.get("markPrice")),
             optional_number(row.get("indexPrice")),
         )
@@ -110,7 +122,7 @@ def parse_funding_info(payload: Any) -> Parsed[tuple[str, float]]:
         hours = number(row["fundingIntervalHours"])
         if hours <= 0:
             raise ValueError(f"interval {hours} h")
-        return _text(row["symbol"]), hours
+        return text(row["symbol"]), hours
 
     return parse_rows(VENUE, INTERVALS, payload, one)
 
@@ -122,35 +134,31 @@ def parse_exchange_info(payload: Any) -> Parsed[Instrument]:
         contract_type = row["contractType"]
         if row["status"] != "TRADING" or contract_type not in KEPT_CONTRACT_TYPES:
             return None
-        asset_class: AssetClass = "crypto"
-        if contract_type == "TRADIFI_PERPETUAL":
-            asset_class = TRADIFI_ASSET_CLASS.get(row.get("underlyingType"), "crypto")
+        asset_class = UNDERLYING_ASSET_CLASS.get(row.get("underlyingType"), "crypto")
         return Instrument(
-            _text(row["symbol"]),
-            _text(row["baseAsset"]),
-            _text(row["quoteAsset"]),
-            _text(row["marginAsset"]),
+            text(row["symbol"]),
+            text(row["baseAsset"]),
+            text(row["quoteAsset"]),
+            text(row["marginAsset"]),
             asset_class,
         )
 
     rows = field_of(VENUE, INSTRUMENTS, payload, "symbols")
-    if rows == []:  # never a real list: it would drop or unlist every contract
+    if rows == []:  # never a real list: it would drop every contract as delisted
         raise EmptyPayload(VENUE, INSTRUMENTS, "no instruments")
     return parse_rows(VENUE, INSTRUMENTS, rows, one)
 
 
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
     rates = parse_premium_index(payloads[RATES])
-    bad_rows = rates.bad_rows
-    intervals: dict[str, float] | None = None
-    if payloads.get(INTERVALS) is not None:
-        parsed_intervals = parse_funding_info(payloads[INTERVALS])
-        intervals, bad_rows = dict(parsed_intervals.items), bad_rows + parsed_intervals.bad_rows
-    instruments: dict[str, Instrument] | None = None
-    if payloads.get(INSTRUMENTS) is not None:
-        parsed_instruments = parse_exchange_info(payloads[INSTRUMENTS])
-        instruments = {i.symbol: i for i in parsed_instruments.items}
-        bad_rows += parsed_instruments.bad_rows
+    unusable: set[str] = set()
+    parsed_intervals = parse_secondary(payloads.get(INTERVALS), parse_funding_info, INTERVALS, unusable)
+    parsed_instruments = parse_secondary(
+        payloads.get(INSTRUMENTS), parse_exchange_info, INSTRUMENTS, unusable
+    )
+    intervals = None if parsed_intervals is None else dict(parsed_intervals.items)
+    instruments = None if parsed_instruments is None else {i.symbol: i for i in parsed_instruments.items}
+    bad_rows = rates.bad_rows + sum(p.bad_rows for p in (parsed_intervals, parsed_instruments) if p)
 
     def join(rate: Premium) -> FundingRate | None:
         if instruments is None:
@@ -178,7 +186,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
         )
 
     joined = parse_rows(VENUE, RATES, rates.items, join)
-    return BuildResult(joined.items, bad_rows + joined.bad_rows)
+    return BuildResult(joined.items, bad_rows + joined.bad_rows, unusable)
 
 
 def _instrument_from_symbol(symbol: str) -> Instrument:
@@ -187,16 +195,3 @@ def _instrument_from_symbol(symbol: str) -> Instrument:
         if symbol.endswith(quote) and len(symbol) > len(quote):
             return Instrument(symbol, symbol[: -len(quote)], quote, quote, "crypto")
     raise ValueError(f"no known quote in {symbol!r}")
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"not a name: {value!r}")
-    return value
-
-
-def _time(epoch_ms: float) -> datetime:
-    try:
-        return from_ms(epoch_ms)
-    except OSError as exc:  # out of the platform's time range
-        raise ValueError(f"not a time: {epoch_ms!r}") from exc

@@ -24,7 +24,17 @@ from datetime import datetime
 from typing import Any
 
 from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, field_of, parse_rows
+from funding_finder.exchanges.base import (
+    BuildResult,
+    Endpoint,
+    Parsed,
+    Role,
+    VenueSpec,
+    field_of,
+    parse_rows,
+    parse_secondary,
+    text,
+)
 from funding_finder.model import AssetClass, ContractType, FundingRate, from_ms, make_rate, number, usd_value
 from funding_finder.model import optional_number as optional
 from funding_finder.ratelimit import Limit
@@ -108,9 +118,9 @@ def parse_tickers(payload: Any) -> Parsed[Ticker]:
             return None
         next_ms = optional(row.get("nextFundingTime"))
         return Ticker(
-            _text(row["symbol"]),
+            text(row["symbol"]),
             number(row["fundingRate"]),
-            _time(next_ms) if next_ms else None,
+            from_ms(next_ms) if next_ms else None,
             _positive(optional(row.get("fundingIntervalHour"))),
             optional(row.get("markPrice")),
             optional(row.get("indexPrice")),
@@ -131,10 +141,10 @@ def parse_instruments_info(payload: Any) -> Parsed[Instrument]:
         contract_type = PERPETUALS.get(row["contractType"]) if row["status"] == "Trading" else None
         minutes = _positive(optional(row.get("fundingInterval")))
         return Instrument(
-            _text(row["symbol"]),
-            _text(row["baseCoin"]),
-            _text(row["quoteCoin"]),
-            _text(row["settleCoin"]),
+            text(row["symbol"]),
+            text(row["baseCoin"]),
+            text(row["quoteCoin"]),
+            text(row["settleCoin"]),
             contract_type,
             None if minutes is None else minutes / 60,
             ASSET_CLASSES.get(row.get("symbolType") or "", "crypto"),
@@ -149,9 +159,12 @@ def parse_instruments_info(payload: Any) -> Parsed[Instrument]:
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
     tickers = parse_tickers(payloads[RATES])
     bad_rows = tickers.bad_rows
-    instruments: dict[str, Instrument] | None = None
-    if payloads.get(INSTRUMENTS) is not None:
-        parsed_instruments = parse_instruments_info(payloads[INSTRUMENTS])
+    unusable: set[str] = set()
+    parsed_instruments = parse_secondary(
+        payloads.get(INSTRUMENTS), parse_instruments_info, INSTRUMENTS, unusable
+    )
+    instruments = None
+    if parsed_instruments is not None:
         instruments = {i.symbol: i for i in parsed_instruments.items}
         bad_rows += parsed_instruments.bad_rows
 
@@ -181,7 +194,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
         )
 
     joined = parse_rows(VENUE, RATES, tickers.items, join)
-    return BuildResult(joined.items, bad_rows + joined.bad_rows)
+    return BuildResult(joined.items, bad_rows + joined.bad_rows, unusable)
 
 
 def _instrument_from_symbol(symbol: str) -> Instrument:
@@ -196,16 +209,3 @@ def _positive(value: float | None) -> float | None:
     if value is not None and value <= 0:
         return None
     return value
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"not a name: {value!r}")
-    return value
-
-
-def _time(epoch_ms: float) -> datetime:
-    try:
-        return from_ms(epoch_ms)
-    except OSError as exc:  # out of the platform's time range
-        raise ValueError(f"not a time: {epoch_ms!r}") from exc

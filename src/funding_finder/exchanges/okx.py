@@ -22,7 +22,17 @@ from datetime import datetime
 from typing import Any
 
 from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, field_of, parse_rows
+from funding_finder.exchanges.base import (
+    BuildResult,
+    Endpoint,
+    Parsed,
+    Role,
+    VenueSpec,
+    field_of,
+    parse_rows,
+    parse_secondary,
+    text,
+)
 from funding_finder.model import ContractType, FundingRate, from_ms, make_rate, number, optional_number
 from funding_finder.ratelimit import Limit
 
@@ -108,9 +118,9 @@ def parse_funding_rate(payload: Any) -> Parsed[Rate]:
                 raise ValueError(f"nextFundingTime {next_ms} not after fundingTime {funding_ms}")
             interval = (next_ms - funding_ms) / MS_PER_HOUR
         return Rate(
-            _text(row["instId"]),
+            text(row["instId"]),
             number(row["fundingRate"]),
-            _time(funding_ms),
+            from_ms(funding_ms),
             interval,
             optional_number(row.get("nextFundingRate")),
         )
@@ -122,18 +132,18 @@ def parse_instruments(payload: Any) -> Parsed[Instrument]:
     """Every listed swap with its symbol parts; `live` says whether it trades now."""
 
     def one(row: Any) -> Instrument:
-        inst_id = _text(row["instId"])
+        inst_id = text(row["instId"])
         family = row.get("instFamily") or row.get("uly") or inst_id.removesuffix("-SWAP")
-        base, quote = _text(family).split("-")[:2]
+        base, quote = text(family).split("-")[:2]
         contract_type = row["ctType"]
         if contract_type not in ("linear", "inverse"):
             raise ValueError(f"ctType {contract_type!r}")
         return Instrument(
-            inst_id, _text(base), _text(quote), _text(row["settleCcy"]), contract_type, row["state"] == "live"
+            inst_id, text(base), text(quote), text(row["settleCcy"]), contract_type, row["state"] == "live"
         )
 
     rows = field_of(VENUE, INSTRUMENTS, payload, "data")
-    if rows == []:  # never a real list: it would drop or unlist every contract
+    if rows == []:  # never a real list: it would unlist every contract
         raise EmptyPayload(VENUE, INSTRUMENTS, "no instruments")
     return parse_rows(VENUE, INSTRUMENTS, rows, one)
 
@@ -141,9 +151,10 @@ def parse_instruments(payload: Any) -> Parsed[Instrument]:
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
     rates = parse_funding_rate(payloads[RATES])
     bad_rows = rates.bad_rows
-    instruments: dict[str, Instrument] | None = None
-    if payloads.get(INSTRUMENTS) is not None:
-        parsed_instruments = parse_instruments(payloads[INSTRUMENTS])
+    unusable: set[str] = set()
+    parsed_instruments = parse_secondary(payloads.get(INSTRUMENTS), parse_instruments, INSTRUMENTS, unusable)
+    instruments = None
+    if parsed_instruments is not None:
         instruments = {i.inst_id: i for i in parsed_instruments.items}
         bad_rows += parsed_instruments.bad_rows
 
@@ -169,7 +180,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
         )
 
     joined = parse_rows(VENUE, RATES, rates.items, join)
-    return BuildResult(joined.items, bad_rows + joined.bad_rows)
+    return BuildResult(joined.items, bad_rows + joined.bad_rows, unusable)
 
 
 def _instrument_from_id(inst_id: str) -> Instrument:
@@ -182,16 +193,3 @@ def _instrument_from_id(inst_id: str) -> Instrument:
     if quote == "USD":
         return Instrument(inst_id, base, quote, base, "inverse", True)
     raise ValueError(f"unknown quote in {inst_id!r}")
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"not a name: {value!r}")
-    return value
-
-
-def _time(epoch_ms: float) -> datetime:
-    try:
-        return from_ms(epoch_ms)
-    except OSError as exc:  # out of the platform's time range
-        raise ValueError(f"not a time: {epoch_ms!r}") from exc

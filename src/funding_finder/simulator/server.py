@@ -90,6 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a hanging answer never holds up shutdown
     allow_reuse_address = True
+    # The stdlib default backlog of 5 drops the SYNs of a burst of new connections; the kernel
+    # retries them a second later, so they would arrive bunched with the next window's calls.
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET

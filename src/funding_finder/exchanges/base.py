@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
-from funding_finder.errors import BadPayload, EmptyPayload
+from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
 from funding_finder.model import FundingRate
 from funding_finder.ratelimit import Limit
 
@@ -159,6 +159,40 @@ def field_of(venue: str, endpoint: str, payload: Any, *path: str | int) -> Any:
         except (KeyError, IndexError, TypeError):
             raise BadPayload(venue, endpoint, f"missing {'.'.join(map(str, path))}") from None
     return node
+
+
+def code_envelope(
+    code_field: str,
+    ok: Iterable[Any],
+    *,
+    message_fields: tuple[str, ...] = ("msg", "message"),
+    rate_limit_codes: Iterable[Any] = (),
+) -> Callable[[str, str, Any], None]:
+    """The envelope check of a venue that puts a status code in every JSON object it answers.
+
+    Codes are compared as text, since venues send the same code as a number or a string (`0`, `"0"`).
+    A code in `ok` passes; one in `rate_limit_codes` raises RateLimited (a limit answered inside HTTP
+    200 slows the venue like a 429); any other raises ExchangeError with the venue's message; an object
+    without `code_field` is BadPayload. A body that is not an object (a bare list) is left to the parser.
+    """
+    ok_codes = frozenset(str(code) for code in ok)
+    limited = frozenset(str(code) for code in rate_limit_codes)
+
+    def check(venue: str, endpoint: str, payload: Any) -> None:
+        if not isinstance(payload, dict):
+            return
+        if code_field not in payload:
+            raise BadPayload(venue, endpoint, f"no {code_field} in the answer")
+        code = str(payload[code_field])
+        if code in ok_codes:
+            return
+        message = next((str(payload[f]) for f in message_fields if payload.get(f)), "")
+        detail = f"{code_field} {code}: {message}".rstrip(": ")
+        if code in limited:
+            raise RateLimited(venue, endpoint, detail)
+        raise ExchangeError(venue, endpoint, detail)
+
+    return check
 
 
 def index_by(items: Iterable[T], key: Callable[[T], str]) -> dict[str, T]:

@@ -1,0 +1,61 @@
+"""Binance USDⓈ-M futures: https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info
+
+Limits also in exchangeInfo.rateLimits: REQUEST_WEIGHT 2400 / 1 min per IP. premiumIndex weighs 1 with a
+symbol and 10 without; fundingInfo weighs 0 but shares a 500 / 5 min / IP bucket with fundingRate.
+"""
+
+from __future__ import annotations
+
+import json
+
+from funding_finder.recordings import load_json
+from funding_finder.simulator.spec import (
+    ANY,
+    Charge,
+    OverLimit,
+    Pool,
+    RouteKey,
+    SimVenue,
+    UsageHeader,
+    VenueLimits,
+)
+
+
+def _over_limit_body(pool: Pool) -> bytes:
+    # The only recorded Binance 429 body is the spot API's of 2019 ("current limit is 1200 requests per
+    # minute"); the code and wording are kept, the number and period are the exceeded pool's.
+    recorded = load_json("binance", "429-spot-2019.real.json")
+    per = "minute" if pool.window_s == 60 else f"{pool.window_s / 60:g} minutes"
+    limit = f"{pool.capacity} requests per {per}"
+    recorded["msg"] = recorded["msg"].replace("1200 requests per minute", limit)
+    return json.dumps(recorded, separators=(",", ":")).encode()
+
+
+VENUE = SimVenue(
+    id="binance",
+    routes={
+        RouteKey(
+            "binance", "GET", "/fapi/v1/premiumIndex"
+        ): "fapi-v1-premiumIndex__noahark-20260704T1556Z.json",
+        RouteKey(
+            "binance", "GET", "/fapi/v1/fundingInfo"
+        ): "fapi-v1-fundingInfo__noahark-20260704T1556Z.json",
+        RouteKey(
+            "binance", "GET", "/fapi/v1/exchangeInfo"
+        ): "fapi-v1-exchangeInfo__noahark-20260704T1556Z.json",
+    },
+    limits=VenueLimits(
+        pools=(Pool("weight", 2400, 60.0), Pool("funding", 500, 300.0)),
+        charges=(
+            Charge("GET", "/fapi/v1/premiumIndex", (("weight", 1),), match=(("symbol", None),)),
+            Charge("GET", "/fapi/v1/premiumIndex", (("weight", 10),)),
+            Charge("GET", "/fapi/v1/exchangeInfo", (("weight", 1),)),
+            Charge("GET", "/fapi/v1/fundingInfo", (("weight", 0), ("funding", 1))),
+            Charge("GET", "/fapi/v1/fundingRate", (("weight", 0), ("funding", 1))),
+            Charge(ANY, ANY, (("weight", 1),)),
+        ),
+        over_limit=OverLimit(429, _over_limit_body, retry_after=True),
+        headers=(UsageHeader("X-MBX-USED-WEIGHT-1M", "weight", "used"),),
+    ),
+    empty_body="[]",
+)

@@ -1,15 +1,18 @@
 """End to end through the simulator: real recorded responses at the venues' real paths."""
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
 from fakes import ScriptedServer
 from funding_finder.collector import Collector, CollectorConfig, url_overrides
 from funding_finder.exchanges import VENUES, binance, mexc
+from funding_finder.exchanges.base import BuildResult, Endpoint, Role, VenueSpec
 from funding_finder.fanout import fan_out
 from funding_finder.http import VenueClient
-from funding_finder.ratelimit import RateGate
+from funding_finder.model import make_rate
+from funding_finder.ratelimit import Limit, RateGate
 from funding_finder.recordings import load_bytes, load_json
 from funding_finder.simulator import Simulator
 from funding_finder.store import Store
@@ -181,3 +184,83 @@ def test_url_overrides_come_from_the_environment():
     environ = {"FUNDING_FINDER_GATE_URL": "http://127.0.0.1:9000/gate", "FUNDING_FINDER_OKX_URL": ""}
     assert url_overrides(["gate", "okx", "binance"], environ) == {"gate": "http://127.0.0.1:9000/gate"}
     assert binance.SPEC.hosts == {"api": "https://fapi.binance.com"}
+
+
+def _toy_rows(payloads, observed_at, names):
+    rows = [
+        make_rate(
+            exchange="toy",
+            native_symbol=name,
+            listed_base=name,
+            quote="USDT",
+            settle="USDT",
+            contract_type="linear",
+            funding_rate=float(rate),
+            interval_hours=8,
+            next_funding_time=None,
+            observed_at=observed_at,
+        )
+        for name, rate in names
+    ]
+    return BuildResult(rows)
+
+
+def toy_venue(endpoints, build, per_instrument=None):
+    spec = VenueSpec(
+        id="toy",
+        name="Toy",
+        hosts={"api": "http://unused.invalid"},
+        endpoints=tuple(endpoints),
+        limits=(Limit("ip", 100, 1.0),),
+        docs_url="",
+        per_instrument=per_instrument,
+    )
+    return SimpleNamespace(SPEC=spec, build_rows=build)
+
+
+def test_a_failed_rate_family_keeps_the_other_familys_rows_and_marks_the_venue_partial(store):
+    def build(payloads, observed_at):
+        assert payloads["inverse"] is None  # the failed family arrives as None
+        return _toy_rows(payloads, observed_at, payloads["linear"])
+
+    venue = toy_venue([Endpoint("linear", "/linear"), Endpoint("inverse", "/inverse")], build)
+    routes = {
+        "/linear": (200, JSON, b'[["AAA", "0.0001"], ["BBB", "-0.0002"]]', 0.0),
+        "/inverse": (502, {"Content-Type": "text/html"}, b"<html>bad gateway</html>", 0.0),
+    }
+    with ScriptedServer(routes=routes) as server:
+        config = CollectorConfig(base_urls={"toy": server.url}, retries=0)
+        result = Collector(store, [venue], config).run_cycle()
+    (run,) = result.runs
+    assert (result.status, run.status, run.rows, run.requests) == ("partial", "partial", 2, 2)
+    assert run.failures == {"http_5xx": 1} and run.error.startswith("toy inverse: HTTP 502")
+    assert {row.native_symbol: row.funding_rate for row in store.latest_rates()} == {
+        "AAA": 0.0001,
+        "BBB": -0.0002,
+    }
+
+
+def test_a_venue_without_a_bulk_endpoint_fans_out_one_call_per_listed_instrument(store):
+    def plan(payloads):
+        return [Endpoint("rate", f"/rate/{name}", instrument=name) for name in payloads["instruments"]]
+
+    def build(payloads, observed_at):
+        return _toy_rows(payloads, observed_at, sorted(payloads["rate"].items()))
+
+    venue = toy_venue([Endpoint("instruments", "/instruments", Role.INSTRUMENTS)], build, plan)
+    routes = {
+        "/instruments": (200, JSON, b'["AAA", "BBB", "CCC"]', 0.0),
+        "/rate/AAA": (200, JSON, b'"0.0001"', 0.0),
+        "/rate/BBB": (200, JSON, b'"0.0003"', 0.0),
+        "/rate/CCC": (500, JSON, b'{"error": "internal"}', 0.0),
+    }
+    with ScriptedServer(routes=routes) as server:
+        config = CollectorConfig(base_urls={"toy": server.url}, retries=0)
+        (run,) = Collector(store, [venue], config).run_cycle().runs
+        paths = sorted(path for path, _ in server.seen)
+    assert paths == ["/instruments", "/rate/AAA", "/rate/BBB", "/rate/CCC"]
+    assert (run.status, run.rows, run.requests, run.failures) == ("partial", 2, 4, {"http_5xx": 1})
+    assert {row.native_symbol: row.funding_rate for row in store.latest_rates()} == {
+        "AAA": 0.0001,
+        "BBB": 0.0003,
+    }

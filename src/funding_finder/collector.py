@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from funding_finder.errors import FetchError
 from funding_finder.exchanges import get_venue
-from funding_finder.exchanges.base import Endpoint, Role
-from funding_finder.fanout import failure_kind, fan_out, latency_summary_ms
+from funding_finder.exchanges.base import Endpoint, Role, VenueSpec
+from funding_finder.fanout import FanOutResult, failure_kind, fan_out, latency_summary_ms
 from funding_finder.http import VenueClient
 from funding_finder.model import FundingRate
 from funding_finder.ratelimit import RateGate
@@ -82,14 +82,16 @@ class Collector:
     def __init__(
         self,
         store: Store,
-        venue_ids: Sequence[str],
+        venue_ids: Sequence[str | ModuleType],
         config: CollectorConfig | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.config = config or CollectorConfig()
-        self.venues: list[ModuleType] = [get_venue(venue_id) for venue_id in venue_ids]
+        self.venues: list[ModuleType] = [
+            get_venue(venue) if isinstance(venue, str) else venue for venue in venue_ids
+        ]
         self.clock = clock
         self.clients = {venue.SPEC.id: self._client(venue) for venue in self.venues}
 
@@ -157,33 +159,45 @@ class Collector:
         return run
 
     def collect_venue(self, venue: ModuleType, cycle_ends: float) -> VenueOutcome:
-        """Fetch one venue's endpoints, fill failed secondary lists from the store, build its rows."""
+        """Fetch one venue's endpoints, fill failed secondary lists from the store, build its rows.
+
+        A venue with several rate endpoints (families such as linear and inverse) keeps the rows of
+        those that answered, with status `partial`; it fails only when no rate payload answered. A
+        venue without a bulk endpoint plans a second round of per-instrument calls from the first.
+        """
         spec = venue.SPEC
         client = self.clients[spec.id]
         started = self.clock()
         deadline = min(started + self.config.venue_deadline_s, cycle_ends)
         requests_before, waited_before = client.requests, client.gate.stats.wait_s
         answered_before = len(client.latencies_s)
-
-        fan = fan_out(
-            spec.endpoints,
-            lambda endpoint: (client.fetch(endpoint, deadline), _utcnow()),
-            workers=spec.workers,
-            deadline_s=max(0.0, deadline - self.clock()),
-            thread_name_prefix=spec.id,
-        )
-        fetched = {endpoint.name: answer for endpoint, answer in fan.results}
-        failures: Counter[str] = Counter(fan.failures)
         run = VenueRun(spec.id, "ok")
         outcome = VenueOutcome(run)
-        rates = [endpoint for endpoint in spec.endpoints if endpoint.role is Role.RATES]
-        if all(endpoint.name in fetched for endpoint in rates):
-            outcome.observed_at = max(fetched[endpoint.name][1] for endpoint in rates)
-            payloads = self._payloads(spec.endpoints, fetched, outcome)
+
+        first = self._fetch_all(client, spec.endpoints, deadline)
+        failures: Counter[str] = Counter(first.failures)
+        errors = list(first.errors)
+        fetched = {endpoint.name: answer for endpoint, answer in first.results}
+        payloads = self._payloads(spec.endpoints, fetched, outcome)
+        answered = [at for endpoint, (_, at) in first.results if endpoint.role is Role.RATES]
+        deadline_hit = first.deadline_hit
+        if spec.per_instrument is not None and not deadline_hit:
+            second = self._second_round(client, spec, payloads, deadline, failures)
+            if second is not None:
+                errors += second.errors
+                deadline_hit = second.deadline_hit
+                for endpoint, (payload, at) in second.results:
+                    payloads.setdefault(endpoint.name, {})[endpoint.instrument] = payload
+                    answered.append(at)
+
+        if answered:
+            outcome.observed_at = max(answered)
             self._build(venue, payloads, outcome, failures)
+            if run.status == "ok" and any(endpoint.role is Role.RATES for endpoint, _ in errors):
+                run.status, run.error = "partial", _first_error(errors)
         else:
-            run.status = "deadline" if fan.deadline_hit else "failed"
-            run.error = _first_error(fan.errors, rates) or "deadline"
+            run.status = "deadline" if deadline_hit else "failed"
+            run.error = _first_error(errors) or "deadline"
             log.error("%s: no rows this cycle: %s", spec.id, run.error)
         run.requests = client.requests - requests_before
         run.gate_wait_s = client.gate.stats.wait_s - waited_before
@@ -191,6 +205,37 @@ class Collector:
         run.failures = dict(failures)
         run.latency_ms = latency_summary_ms(client.latencies_s[answered_before:])
         return outcome
+
+    @staticmethod
+    def _fetch_all(
+        client: VenueClient, endpoints: Sequence[Endpoint], deadline: float
+    ) -> FanOutResult[Endpoint, tuple[Any, datetime]]:
+        return fan_out(
+            endpoints,
+            lambda endpoint: (client.fetch(endpoint, deadline), _utcnow()),
+            workers=client.spec.workers,
+            deadline_s=max(0.0, deadline - client.clock()),
+            thread_name_prefix=client.spec.id,
+        )
+
+    def _second_round(
+        self,
+        client: VenueClient,
+        spec: VenueSpec,
+        payloads: Mapping[str, Any],
+        deadline: float,
+        failures: Counter[str],
+    ) -> FanOutResult[Endpoint, tuple[Any, datetime]] | None:
+        """The per-instrument calls a venue plans from its first round's payloads, fetched in parallel."""
+        try:
+            calls = spec.per_instrument(payloads)
+        except FetchError as exc:
+            failures[exc.kind] += 1
+            log.error("%s", exc)
+            return None
+        second = self._fetch_all(client, calls, deadline)
+        failures.update(second.failures)
+        return second
 
     def _payloads(
         self,
@@ -259,8 +304,9 @@ class Collector:
         return replaced
 
 
-def _first_error(errors: Sequence[tuple[Endpoint, BaseException]], rates: Sequence[Endpoint]) -> str | None:
+def _first_error(errors: Sequence[tuple[Endpoint, BaseException]]) -> str | None:
+    """The first failure of a rate endpoint, for the venue run's `error`."""
     for endpoint, exc in errors:
-        if endpoint in rates:
+        if endpoint.role is Role.RATES:
             return str(exc)
     return None

@@ -120,7 +120,11 @@ class StoreError(RuntimeError):
 
 @dataclass
 class VenueRun:
-    """One venue's part of one cycle: status `ok`, `failed` or `deadline`, and what it cost."""
+    """One venue's part of one cycle and what it cost.
+
+    Status: `ok`; `partial` (rows stored, but one of the venue's rate endpoints or per-instrument calls
+    failed); `failed` or `deadline` (no rows this cycle).
+    """
 
     exchange: str
     status: str

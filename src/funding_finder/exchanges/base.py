@@ -8,7 +8,7 @@ and `build_rows(payloads, observed_at)`, which joins the decoded payloads of one
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -69,6 +69,10 @@ class VenueSpec:
     workers: int = 4
     usage_headers: Mapping[str, str] = field(default_factory=dict)
     """Response header → limit name it reports the used units of (Binance `X-MBX-USED-WEIGHT-1M`)."""
+    per_instrument: Callable[[Mapping[str, Any | None]], Sequence[Endpoint]] | None = None
+    """For a venue without a bulk endpoint: the second round of calls, one per instrument, planned from
+    the first round's payloads (a failed instrument list arrives as its stored copy, or None). Each
+    answer reaches `build_rows` as `payloads[endpoint.name][endpoint.instrument]`."""
 
     def endpoint(self, name: str) -> Endpoint:
         for endpoint in self.endpoints:

@@ -6,12 +6,12 @@ from types import SimpleNamespace
 import pytest
 
 from fakes import ScriptedServer
-from funding_finder.collector import Collector, CollectorConfig, url_overrides
+from funding_finder.collector import Collector, CollectorConfig, url_overrides, venue_is_live
 from funding_finder.exchanges import VENUES, binance, mexc
 from funding_finder.exchanges.base import BuildResult, Endpoint, Role, VenueSpec
 from funding_finder.fanout import fan_out
 from funding_finder.http import VenueClient
-from funding_finder.model import make_rate
+from funding_finder.model import make_rate, mark_not_live
 from funding_finder.ratelimit import Limit, RateGate
 from funding_finder.recordings import load_bytes, load_json
 from funding_finder.simulator import Simulator
@@ -264,3 +264,47 @@ def test_a_venue_without_a_bulk_endpoint_fans_out_one_call_per_listed_instrument
         "AAA": 0.0001,
         "BBB": 0.0003,
     }
+
+
+def test_a_replayed_venue_is_not_live_and_a_venue_settling_ahead_is(store, sim):
+    sim.reset()
+    runs = {
+        run.exchange: run for run in collector_for(store, sim, ("hyperliquid", "binance")).run_cycle().runs
+    }
+    assert runs["binance"].live is False  # every recorded settlement time is in the past
+    assert runs["hyperliquid"].live is True  # settles at the next full hour after observation
+    assert {run.exchange: run.live for run in store.cycles()[0].venues} == {
+        "binance": False,
+        "hyperliquid": True,
+    }
+    hyperliquid_rows = store.latest_rates(["hyperliquid"])
+    assert hyperliquid_rows and not any("stale" in row.flags for row in hyperliquid_rows)
+
+
+def _row(symbol, observed_at, mark_price, next_funding_time):
+    return make_rate(
+        exchange="toy",
+        native_symbol=symbol,
+        listed_base=symbol,
+        quote="USDT",
+        settle="USDT",
+        contract_type="linear",
+        funding_rate=0.0001,
+        interval_hours=1,
+        next_funding_time=next_funding_time,
+        observed_at=observed_at,
+        mark_price=mark_price,
+    )
+
+
+def test_a_venue_repeating_every_value_of_its_previous_cycle_is_not_live():
+    t0, t1 = datetime(2026, 12, 4, 4, 0, tzinfo=UTC), datetime(2026, 12, 4, 4, 5, tzinfo=UTC)
+    settles = datetime(2026, 12, 4, 5, tzinfo=UTC)
+    before = [_row("AAA", t0, 10.0, settles), _row("BBB", t0, 20.0, settles)]
+    frozen = [_row("AAA", t1, 10.0, settles), _row("BBB", t1, 20.0, settles)]
+    moving = [_row("AAA", t1, 10.0, settles), _row("BBB", t1, 20.5, settles)]
+    assert venue_is_live(frozen, before) is False
+    assert venue_is_live(moving, before) is True
+    assert venue_is_live(frozen, []) is True  # first sight: nothing to compare with
+    assert venue_is_live([_row("AAA", t1, 10.0, t0)], []) is False  # settled in the past
+    assert mark_not_live(frozen[0]).flags == ("stale",)

@@ -100,6 +100,19 @@ def test_flags_follow_the_closed_list():
     assert row(listed=None, interval_hours=None).flags == ("interval_unknown", "unfiltered")
 
 
+def test_a_rate_above_the_venues_cap_or_the_sanity_bound_is_flagged_implausible():
+    assert row(funding_rate=0.0075, rate_cap=0.0075).flags == ()  # at the cap
+    assert row(funding_rate=-0.0076, rate_cap=0.0075).flags == ("implausible_rate",)
+    # 0.01 % per 8 h read as a percent (×100) is 1 % per 8 h: inside the sanity bound, caught by a cap
+    assert row(funding_rate=0.01).flags == ()
+    assert row(funding_rate=0.01, rate_cap=0.003).flags == ("implausible_rate",)
+    # an absolute amount taken as a rate (Kraken: 7.3 currency units per contract per hour)
+    assert row(funding_rate=7.3, interval_hours=1.0).flags == ("implausible_rate",)
+    assert row(funding_rate=0.04, interval_hours=1.0).flags == ()  # Hyperliquid's cap, 4 % per hour
+    assert row(funding_rate=0.33, interval_hours=8.0).flags == ("implausible_rate",)
+    assert row(funding_rate=0.5, interval_hours=None).flags == ("interval_unknown",)  # no bound known
+
+
 def test_json_form_uses_iso_times_and_plain_numbers():
     data = row(listed_base="1000PEPE").to_json()
     assert data["symbol"] == "1000PEPE/USDT:USDT"

@@ -24,7 +24,7 @@ from funding_finder.exchanges import get_venue
 from funding_finder.exchanges.base import Endpoint, Role, VenueSpec
 from funding_finder.fanout import FanOutResult, failure_kind, fan_out, latency_summary_ms
 from funding_finder.http import VenueClient
-from funding_finder.model import FundingRate
+from funding_finder.model import FLAG_STALE, FundingRate, mark_not_live
 from funding_finder.ratelimit import RateGate
 from funding_finder.store import Store, StoreError, VenueRun
 
@@ -291,6 +291,13 @@ class Collector:
         if built.bad_rows:
             failures["bad_row"] += built.bad_rows
         outcome.rows = built.rows
+        if built.rows:
+            run.live = venue_is_live(built.rows, self.store.latest_rates([run.exchange]))
+            if not run.live:
+                log.warning(
+                    "%s: data not moving (settled in the past or unchanged); rows flagged stale", run.exchange
+                )
+                outcome.rows = [mark_not_live(row) for row in built.rows]
 
     def _replace_unusable(self, unusable: set[str], payloads: dict[str, Any], outcome: VenueOutcome) -> bool:
         """Drop unusable fresh instrument lists and put the stored copy in their place; True if any was."""
@@ -302,6 +309,26 @@ class Collector:
             if stored is not None:
                 payloads[name], replaced = stored[0], True
         return replaced
+
+
+def venue_is_live(rows: Sequence[FundingRate], previous: Sequence[FundingRate]) -> bool:
+    """False when a venue's data stopped moving (CoinEx after its cessation, a frozen API, a replay).
+
+    Either every row's settlement time is already past (every row `stale`), or every contract repeats
+    its previous stored observation unchanged: rate, settlement time, mark and index price. A live
+    market moves its mark prices between two cycles minutes apart.
+    """
+    if all(FLAG_STALE in row.flags for row in rows):
+        return False
+    before = {row.native_symbol: row for row in previous}
+    return not all(_unchanged(row, before.get(row.native_symbol)) for row in rows)
+
+
+def _unchanged(row: FundingRate, earlier: FundingRate | None) -> bool:
+    if earlier is None or earlier.observed_at >= row.observed_at:
+        return False
+    fields = ("funding_rate", "next_funding_time", "mark_price", "index_price")
+    return all(getattr(row, name) == getattr(earlier, name) for name in fields)
 
 
 def _first_error(errors: Sequence[tuple[Endpoint, BaseException]]) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -25,7 +25,16 @@ FLAG_UNLISTED = "unlisted"
 """The rate row's contract is missing from the venue's instrument list."""
 FLAG_UNFILTERED = "unfiltered"
 """The instrument list could not be had (nor a stored copy): status and type were not checked."""
-FLAGS = (FLAG_INTERVAL_UNKNOWN, FLAG_STALE, FLAG_UNFILTERED, FLAG_UNLISTED)
+FLAG_IMPLAUSIBLE = "implausible_rate"
+"""|funding_rate| above the venue's cap for the contract, or above `MAX_RATE_PER_HOUR` × its interval:
+most likely a unit mistake (a percent read as a fraction, an absolute amount read as a rate)."""
+FLAGS = (FLAG_IMPLAUSIBLE, FLAG_INTERVAL_UNKNOWN, FLAG_STALE, FLAG_UNFILTERED, FLAG_UNLISTED)
+
+MAX_RATE_PER_HOUR = 0.04
+"""Sanity bound on |funding_rate| / interval_hours, a fraction per hour: the widest published cap of any
+venue covered (Hyperliquid, 4 % per hour). Real rates sit orders of magnitude below it."""
+CAP_TOLERANCE = 1e-9
+"""Slack on a venue's own cap, so a rate sitting exactly at the cap is not flagged through float noise."""
 
 USD_QUOTES = frozenset({"USD", "USDT", "USDC"})
 """Quotes whose amounts are counted as US dollars in `*_usd` fields."""
@@ -126,11 +135,13 @@ def make_rate(
     volume_24h_usd: float | None = None,
     asset_class: AssetClass = "crypto",
     listed: bool | None = True,
+    rate_cap: float | None = None,
 ) -> FundingRate:
     """The one constructor venues use, so that symbol, base, apr and flags follow one rule.
 
     `listed` is True when the instrument list has the contract, False when the list lacks it
-    (`unlisted`) and None when no list could be had (`unfiltered`).
+    (`unlisted`) and None when no list could be had (`unfiltered`). `rate_cap` is the venue's own
+    bound on |funding_rate| for the contract (fraction per interval) where its payload gives one.
     """
     base, multiplier = split_multiplier(listed_base)
     return FundingRate(
@@ -153,27 +164,50 @@ def make_rate(
         asset_class=asset_class,
         apr=apr_of(funding_rate, interval_hours),
         observed_at=observed_at,
-        flags=quality_flags(interval_hours, next_funding_time, observed_at, listed),
+        flags=quality_flags(funding_rate, interval_hours, next_funding_time, observed_at, listed, rate_cap),
     )
 
 
 def quality_flags(
+    funding_rate: float | None,
     interval_hours: float | None,
     next_funding_time: datetime | None,
     observed_at: datetime,
     listed: bool | None,
+    rate_cap: float | None = None,
 ) -> tuple[str, ...]:
-    """The closed list of row flags, computed in this one place (sorted)."""
+    """The closed list of row flags, computed in this one place (sorted); `mark_not_live` adds `stale`
+    to the rows of a venue whose data stopped moving."""
     flags = set()
     if not interval_hours:
         flags.add(FLAG_INTERVAL_UNKNOWN)
     if next_funding_time is not None and next_funding_time <= observed_at:
         flags.add(FLAG_STALE)
+    if implausible_rate(funding_rate, interval_hours, rate_cap):
+        flags.add(FLAG_IMPLAUSIBLE)
     if listed is False:
         flags.add(FLAG_UNLISTED)
     if listed is None:
         flags.add(FLAG_UNFILTERED)
     return tuple(sorted(flags))
+
+
+def implausible_rate(
+    funding_rate: float | None, interval_hours: float | None, rate_cap: float | None
+) -> bool:
+    """Above the contract's own cap, or above the sanity bound for its interval (when known)."""
+    if funding_rate is None:
+        return False
+    if rate_cap is not None and abs(funding_rate) > abs(rate_cap) + CAP_TOLERANCE:
+        return True
+    return bool(interval_hours) and abs(funding_rate) > MAX_RATE_PER_HOUR * interval_hours
+
+
+def mark_not_live(row: FundingRate) -> FundingRate:
+    """The row of a venue whose data stopped moving: flagged `stale`, whatever its settlement time."""
+    if FLAG_STALE in row.flags:
+        return row
+    return replace(row, flags=tuple(sorted({*row.flags, FLAG_STALE})))
 
 
 def usd_value(amount_in_quote: float | None, quote: str) -> float | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -37,7 +38,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -69,8 +72,9 @@ venue_runs = Table(
     Column("failures_json", Text, nullable=False),
     Column("duration_ms", Integer, nullable=False),
     Column("gate_wait_ms", Integer, nullable=False),
-    Column("latency_json", Text, nullable=False, default="{}"),
     Column("error", Text),
+    Column("latency_json", Text),
+    Column("live", Boolean),
 )
 
 funding_rates = Table(
@@ -136,6 +140,8 @@ class VenueRun:
     latency_ms: Mapping[str, float] = field(default_factory=dict)
     """p50 / p95 / max of the venue's successful calls in this cycle, in milliseconds."""
     error: str | None = None
+    live: bool | None = None
+    """False when the venue's data stopped moving (see `collector.venue_is_live`); None without rows."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,6 +154,7 @@ class VenueRun:
             "gate_wait_s": round(self.gate_wait_s, 3),
             "latency_ms": {name: round(value, 1) for name, value in self.latency_ms.items()},
             "error": self.error,
+            "live": self.live,
         }
 
 
@@ -200,6 +207,7 @@ class Store:
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
             metadata.create_all(engine)
+            _add_missing_columns(engine)
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"cannot open the database {engine.url.render_as_string()}: {exc.orig or exc}"
@@ -315,6 +323,20 @@ class Store:
         ]
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns a database made by an older version lacks (`create_all` only makes
+    missing tables). Every column added after the first release is nullable for this reason."""
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                    log.warning("added column %s.%s to the database", table.name, column.name)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers (`rates`, the web) read while a cycle writes; wait rather than fail on a lock."""
     cursor = dbapi_connection.cursor()
@@ -398,6 +420,7 @@ def _run_values(run: VenueRun, rows: int) -> dict[str, Any]:
         "gate_wait_ms": round(run.gate_wait_s * 1000),
         "latency_json": json.dumps(dict(run.latency_ms), sort_keys=True),
         "error": run.error,
+        "live": run.live,
     }
 
 
@@ -410,6 +433,7 @@ def _run_of(row: Mapping[str, Any]) -> VenueRun:
         failures=json.loads(row["failures_json"]),
         duration_s=row["duration_ms"] / 1000,
         gate_wait_s=row["gate_wait_ms"] / 1000,
-        latency_ms=json.loads(row["latency_json"]),
+        latency_ms=json.loads(row["latency_json"] or "{}"),
         error=row["error"],
+        live=row["live"],
     )

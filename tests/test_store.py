@@ -141,3 +141,24 @@ def test_unwritable_database_is_a_clear_error(tmp_path):
         target = tmp_path / "file" / "funding.db"
     with pytest.raises(StoreError):
         Store(str(target))
+
+
+def test_a_database_made_before_the_newer_columns_gets_them_added(tmp_path):
+    path = tmp_path / "old.db"
+    engine = create_engine(database_url(str(path)))
+    with engine.begin() as conn:  # venue_runs as the first release made it
+        conn.execute(
+            text(
+                "CREATE TABLE venue_runs (cycle_id INTEGER NOT NULL, exchange VARCHAR(32) NOT NULL, "
+                "status VARCHAR(16) NOT NULL, requests INTEGER NOT NULL, rows INTEGER NOT NULL, "
+                "failures_json TEXT NOT NULL, duration_ms INTEGER NOT NULL, gate_wait_ms INTEGER NOT NULL, "
+                "error TEXT, PRIMARY KEY (cycle_id, exchange))"
+            )
+        )
+    engine.dispose()
+    store = Store(str(path))
+    cycle_id = store.start_cycle(T0)
+    store.write_venue(cycle_id, VenueRun("binance", "ok", latency_ms={"p50_ms": 150.0}, live=False), [rate()])
+    (run,) = store.cycles()[0].venues
+    assert (run.latency_ms, run.live, run.rows) == ({"p50_ms": 150.0}, False, 1)
+    store.close()

@@ -197,7 +197,7 @@ class Collector:
                 run.status, run.error = "partial", _first_error(errors)
         else:
             run.status = "deadline" if deadline_hit else "failed"
-            run.error = _first_error(errors) or "deadline"
+            run.error = _first_error(errors) or ("deadline" if deadline_hit else "no rate call could be made")
             log.error("%s: no rows this cycle: %s", spec.id, run.error)
         run.requests = client.requests - requests_before
         run.gate_wait_s = client.gate.stats.wait_s - waited_before
@@ -332,8 +332,8 @@ def _unchanged(row: FundingRate, earlier: FundingRate | None) -> bool:
 
 
 def _first_error(errors: Sequence[tuple[Endpoint, BaseException]]) -> str | None:
-    """The first failure of a rate endpoint, for the venue run's `error`."""
+    """The first failure of a rate endpoint (else of any endpoint), for the venue run's `error`."""
     for endpoint, exc in errors:
         if endpoint.role is Role.RATES:
             return str(exc)
-    return None
+    return str(errors[0][1]) if errors else None

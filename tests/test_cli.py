@@ -1,5 +1,10 @@
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,3 +168,116 @@ def test_readme_lists_every_venue_and_ci_runs_its_test_command():
         assert re.search(rf"^\| {venue_id} \|", readme, re.MULTILINE), venue_id
     test_command = re.search(r"Run the tests.*?```sh\n(.+?)\n```", readme, re.DOTALL).group(1)
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--timeout-s", "0"],
+        ["--timeout-s", "nan"],
+        ["--every", "-1"],
+        ["--retries", "-1"],
+        ["--exchanges", ","],
+    ],
+)
+def test_nonsense_options_are_usage_errors(tmp_path, option):
+    result = CliRunner().invoke(main, ["collect", "--once", "--db", str(tmp_path / "x.db"), *option])
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_exchange_ids_are_read_in_any_case_once_each(collected):
+    result = CliRunner().invoke(
+        main, ["rates", "--json", "--exchange", " OKX", "--exchange", "okx", "--db", collected]
+    )
+    assert result.exit_code == 0, result.output
+    assert {r["exchange"] for r in json.loads(result.output)} == {"okx"}
+
+
+def test_a_read_only_database_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch):
+    db = tmp_path / "ro.db"
+    CliRunner().invoke(main, ["cycles", "--db", str(db)])  # nothing there yet: refused, nothing made
+    assert not db.exists()
+    from funding_finder.store import Store
+
+    Store(str(db)).close()
+    # root ignores file modes, so the file is opened read-only the way SQLite does for a read-only file
+    real = __import__("sqlalchemy").create_engine
+    monkeypatch.setattr(
+        "funding_finder.store.create_engine",
+        lambda url, **kw: real(url.replace("sqlite:///", "sqlite:///file:") + "?mode=ro&uri=true", **kw),
+    )
+    result = CliRunner().invoke(main, ["collect", "--once", "--exchanges", "gate", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "cannot write to the database" in result.output and "readonly" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_rates_of_a_database_that_does_not_exist_is_an_error(tmp_path):
+    result = CliRunner().invoke(main, ["rates", "--db", str(tmp_path / "typo.db")])
+    assert result.exit_code == 1 and "no database at" in result.output
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_simulate_rejects_unknown_faults_and_ports():
+    for args in (
+        ["--fault", "gate=bogus"],
+        ["--fault", "nowhere=html"],
+        ["--port", "70000"],
+        ["--latency-ms", "-5"],
+    ):
+        result = CliRunner().invoke(main, ["simulate", *args])
+        assert result.exit_code == 2, (args, result.output)
+
+
+def test_ctrl_c_during_a_cycle_closes_it_as_partial_keeps_finished_venues_and_exits_at_once(tmp_path):
+    db = tmp_path / "funding.db"
+    with Simulator(latency_ms=0, faults={"okx": "hang"}, hang_s=60) as sim:
+        env = {
+            **os.environ,
+            "FUNDING_FINDER_OKX_URL": sim.venue_url("okx"),
+            "FUNDING_FINDER_HYPERLIQUID_URL": sim.venue_url("hyperliquid"),
+        }
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "funding_finder",
+                "collect",
+                "--once",
+                "--exchanges",
+                "hyperliquid,okx",
+                "--db",
+                str(db),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(200):  # wait until hyperliquid is stored and okx hangs
+            time.sleep(0.05)
+            if sim.stats()["venues"]["okx"]["requests"] and db.exists() and _venue_rows(db):
+                break
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        process.wait(timeout=20)
+        waited_s = time.monotonic() - started
+    assert process.returncode == 130
+    assert waited_s < 5  # not the 60 s the hanging call would take
+    result = CliRunner().invoke(main, ["cycles", "--json", "--db", str(db)])
+    (cycle,) = json.loads(result.output)
+    assert cycle["status"] == "partial" and cycle["finished_at"] is not None
+    venues = {venue["exchange"]: venue for venue in cycle["venues"]}
+    assert set(venues) == {"hyperliquid", "okx"}, cycle
+    assert venues["hyperliquid"]["status"] == "ok" and venues["hyperliquid"]["rows"] == 178, cycle
+    assert venues["okx"]["status"] == "failed" and venues["okx"]["failures"] == {"interrupted": 1}
+
+
+def _venue_rows(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("select count(*) from venue_runs").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0

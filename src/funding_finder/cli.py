@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich import box
@@ -24,6 +26,8 @@ from funding_finder.settings import markdown_table, option
 from funding_finder.store import CycleRecord, Store, StoreError
 
 console = Console()
+if not console.is_terminal:  # piped: wide enough that flags and symbols are not cut
+    console.width = max(console.width, 160)
 SORT_KEYS = ("exchange", "apr", "funding_rate", "symbol")
 
 
@@ -37,10 +41,13 @@ def _setup_logging(level: str) -> None:
 
 
 def _venue_ids(exchanges: str) -> list[str]:
-    """Parse `--exchanges`; an id that is not implemented is a usage error (exit 2)."""
-    if exchanges.strip().lower() in ("", "all"):
+    """Parse `--exchanges` (comma-separated, any case, duplicates merged); an id that is not
+    implemented, or a list naming none, is a usage error (exit 2)."""
+    if exchanges.strip().lower() == "all":
         return list(VENUES)
-    ids = [part.strip().lower() for part in exchanges.split(",") if part.strip()]
+    ids = list(dict.fromkeys(part.strip().lower() for part in exchanges.split(",") if part.strip()))
+    if not ids:
+        raise click.UsageError(f"no exchange named. Implemented exchanges: {', '.join(VENUES)}", None)
     unknown = [venue_id for venue_id in ids if venue_id not in VENUES]
     if unknown:
         raise click.UsageError(
@@ -49,11 +56,25 @@ def _venue_ids(exchanges: str) -> list[str]:
     return ids
 
 
-def _open_store(db: str) -> Store:
+def _open_store(db: str, *, must_exist: bool = False) -> Store:
     try:
-        return Store(db)
+        return Store(db, must_exist=must_exist)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _interrupted(store: Store) -> NoReturn:
+    """Leave at once after Ctrl-C or SIGTERM: the cycle is already closed and every venue written
+    whole; calls still hanging in worker threads would otherwise be waited for at exit."""
+    console.print("stopped")
+    store.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _raise_keyboard_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,6 +128,7 @@ def collect(
     collector = Collector(
         store, venue_ids, _config(venue_ids, venue_deadline_s, cycle_deadline_s, timeout_s, retries)
     )
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         while True:
             started = time.monotonic()
@@ -117,7 +139,9 @@ def collect(
             console.print(f"next cycle in {pause_s:.0f} s (Ctrl-C stops)")
             time.sleep(pause_s)
     except KeyboardInterrupt:
-        console.print("stopped")
+        _interrupted(store)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
 
@@ -157,10 +181,9 @@ def _print_cycle(result: CycleResult) -> None:
 @option("db")
 def rates(as_json: bool, exchange_ids: tuple[str, ...], sort_key: str, limit: int | None, db: str) -> None:
     """The latest funding row of every contract in the store."""
-    for venue_id in exchange_ids:
-        _venue_ids(venue_id)
-    store = _open_store(db)
-    rows = sort_rates(store.latest_rates(list(exchange_ids) or None), sort_key)[:limit]
+    wanted = _venue_ids(",".join(exchange_ids)) if exchange_ids else None
+    store = _open_store(db, must_exist=True)
+    rows = sort_rates(store.latest_rates(wanted), sort_key)[:limit]
     store.close()
     if as_json:
         click.echo(json.dumps([row.to_json() for row in rows]))
@@ -225,7 +248,7 @@ def rates_table(rows: Sequence[FundingRate], title: str) -> Table:
 @option("db")
 def cycles(as_json: bool, limit: int, db: str) -> None:
     """Collection cycles, newest first, with every venue's requests, rows and failures by kind."""
-    store = _open_store(db)
+    store = _open_store(db, must_exist=True)
     records = store.cycles(limit)
     store.close()
     if as_json:
@@ -280,21 +303,34 @@ def exchanges(as_json: bool) -> None:
 
 
 def _faults(pairs: Sequence[str]) -> dict[str, str]:
+    from funding_finder.simulator.faults import check_fault
+
     faults = {}
     for pair in pairs:
         venue_id, _, kind = pair.partition("=")
+        venue_id, kind = venue_id.strip().lower(), kind.strip().lower()
         if not kind:
             raise click.BadParameter(f"expected VENUE=KIND, got {pair!r}", param_hint="--fault")
-        faults[venue_id.strip()] = kind.strip()
+        try:
+            check_fault(venue_id, kind)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--fault") from exc
+        faults[venue_id] = kind
     return faults
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8900, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option(
+    "--port",
+    default=8900,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0 picks a free one).",
+)
 @click.option(
     "--latency-ms",
-    type=float,
+    type=click.FloatRange(min=0),
     default=None,
     help="Median added latency in ms (log-normal); default ~150 ms, 0 for none.",
 )
@@ -308,13 +344,22 @@ def simulate(
     """Serve the recorded venue responses at the venues' real paths, under their real limits."""
     from funding_finder.simulator import serve_forever
 
-    serve_forever(host=host, port=port, latency_ms=latency_ms, faults=_faults(faults), seed=seed)
+    checked = _faults(faults)
+    try:
+        serve_forever(host=host, port=port, latency_ms=latency_ms, faults=checked, seed=seed)
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 @main.command()
 @option("db")
 @option("exchanges")
-@click.option("--latency-ms", type=float, default=None, help="Simulator latency median in ms (default ~150).")
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Simulator latency median in ms (default ~150).",
+)
 @click.option(
     "--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows shown, highest APR first."
 )

@@ -89,9 +89,8 @@ class Collector:
     ) -> None:
         self.store = store
         self.config = config or CollectorConfig()
-        self.venues: list[ModuleType] = [
-            get_venue(venue) if isinstance(venue, str) else venue for venue in venue_ids
-        ]
+        modules = [get_venue(venue) if isinstance(venue, str) else venue for venue in venue_ids]
+        self.venues: list[ModuleType] = list({module.SPEC.id: module for module in modules}.values())
         self.clock = clock
         self.clients = {venue.SPEC.id: self._client(venue) for venue in self.venues}
 
@@ -108,37 +107,69 @@ class Collector:
         )
 
     def run_cycle(self) -> CycleResult:
-        """Collect every venue once; records every venue's stats even when it fails."""
+        """Collect every venue once; records every venue's stats even when it fails.
+
+        An interrupt (Ctrl-C, SIGTERM) abandons the venues still running: the venues already written
+        stay, the others are recorded as `failed` with kind `interrupted`, the cycle is closed as
+        `partial`, and the KeyboardInterrupt goes on to the caller.
+        """
         cycle_id = self.store.start_cycle(_utcnow())
-        cycle_ends = self.clock() + self.config.cycle_deadline_s
+        started = self.clock()
+        cycle_ends = started + self.config.cycle_deadline_s
+        before = {venue_id: client.requests for venue_id, client in self.clients.items()}
         runs: dict[str, VenueRun] = {}
 
         def write(venue: ModuleType, outcome: VenueOutcome) -> None:
             runs[venue.SPEC.id] = self._write(cycle_id, outcome)
 
-        fan = fan_out(
-            self.venues,
-            lambda venue: self.collect_venue(venue, cycle_ends),
-            workers=len(self.venues),
-            deadline_s=self.config.cycle_deadline_s,
-            thread_name_prefix="venue",
-            on_result=write,
-        )
+        try:
+            fan = fan_out(
+                self.venues,
+                lambda venue: self.collect_venue(venue, cycle_ends),
+                workers=len(self.venues),
+                deadline_s=self.config.cycle_deadline_s,
+                thread_name_prefix="venue",
+                on_result=write,
+            )
+        except KeyboardInterrupt:
+            self._record_unfinished(cycle_id, runs, {}, started, before, interrupted=True)
+            self.store.finish_cycle(cycle_id, _utcnow(), "partial")
+            raise
         errors = {venue.SPEC.id: exc for venue, exc in fan.errors}
-        for venue in self.venues:
-            venue_id = venue.SPEC.id
-            if venue_id not in runs:
-                exc = errors.get(venue_id)
-                status = "failed" if exc else "deadline"
-                kind = failure_kind(exc) if exc else "deadline"
-                detail = str(exc) if exc else f"cycle deadline of {self.config.cycle_deadline_s:g} s passed"
-                runs[venue_id] = self._write(
-                    cycle_id, VenueOutcome(VenueRun(venue_id, status, failures={kind: 1}, error=detail))
-                )
+        self._record_unfinished(cycle_id, runs, errors, started, before, interrupted=False)
         ordered = [runs[venue.SPEC.id] for venue in self.venues]
         status = "complete" if all(run.status == "ok" for run in ordered) else "partial"
         self.store.finish_cycle(cycle_id, _utcnow(), status)
         return CycleResult(cycle_id, status, ordered)
+
+    def _record_unfinished(
+        self,
+        cycle_id: int,
+        runs: dict[str, VenueRun],
+        errors: Mapping[str, BaseException],
+        started: float,
+        requests_before: Mapping[str, int],
+        *,
+        interrupted: bool,
+    ) -> None:
+        """A run row for every venue that did not hand in an outcome, with what its client did."""
+        for venue in self.venues:
+            venue_id = venue.SPEC.id
+            if venue_id in runs:
+                continue
+            exc = errors.get(venue_id)
+            if interrupted:
+                status, kind, detail = "failed", "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+            elif exc is not None:
+                status, kind, detail = "failed", failure_kind(exc), str(exc)
+            else:
+                status, kind = "deadline", "deadline"
+                detail = f"cycle deadline of {self.config.cycle_deadline_s:g} s passed"
+            log.error("%s: %s", venue_id, detail)
+            run = VenueRun(venue_id, status, failures={kind: 1}, error=detail)
+            run.requests = self.clients[venue_id].requests - requests_before[venue_id]
+            run.duration_s = self.clock() - started
+            runs[venue_id] = self._write(cycle_id, VenueOutcome(run))
 
     def _write(self, cycle_id: int, outcome: VenueOutcome) -> VenueRun:
         run = outcome.run

@@ -6,6 +6,7 @@ The CLI options, the environment variables and the README's settings table are a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,24 @@ from typing import Any
 import click
 
 DEFAULT_DB = "~/.local/share/funding-finder/funding.db"
+
+
+class PositiveNumber(click.ParamType):
+    """A finite number above zero (seconds, minutes): 0, negatives, NaN and infinity are usage errors."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
+        return number
+
+
+POSITIVE = PositiveNumber()
 
 
 @dataclass(frozen=True)
@@ -48,18 +67,28 @@ SETTINGS: dict[str, Setting] = {
     for setting in (
         Setting("db", DEFAULT_DB, "SQLite file path, or a database URL (postgresql://user@host/db)."),
         Setting("exchanges", "all", "Comma-separated venue ids to collect (see `funding-finder exchanges`)."),
-        Setting("every", 5.0, "Minutes between two collection cycles (`collect` without `--once`).", float),
         Setting(
-            "venue_deadline_s", 60.0, "Seconds one venue may take in a cycle before it is abandoned.", float
+            "every", 5.0, "Minutes between two collection cycles (`collect` without `--once`).", POSITIVE
+        ),
+        Setting(
+            "venue_deadline_s",
+            60.0,
+            "Seconds one venue may take in a cycle before it is abandoned.",
+            POSITIVE,
         ),
         Setting(
             "cycle_deadline_s",
             120.0,
             "Seconds a whole cycle may take before unfinished venues are abandoned.",
-            float,
+            POSITIVE,
         ),
-        Setting("timeout_s", 10.0, "Seconds one HTTP call may take (connect and read).", float),
-        Setting("retries", 2, "Extra tries of a call after a timeout, connection error, 5xx or 429.", int),
+        Setting("timeout_s", 10.0, "Seconds one HTTP call may take (connect and read).", POSITIVE),
+        Setting(
+            "retries",
+            2,
+            "Extra tries of a call after a timeout, connection error, 5xx or 429.",
+            click.IntRange(min=0, max=10),
+        ),
         Setting(
             "log_level",
             "WARNING",

@@ -195,14 +195,21 @@ def _dt(epoch_ms: int | None) -> datetime | None:
 class Store:
     """Reads and writes cycles, venue runs, funding rows and instrument lists."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, *, must_exist: bool = False) -> None:
+        """`must_exist`: a SQLite path that does not exist yet is an error instead of a new database
+        (the read-only commands, so that a mistyped path is not answered with an empty table)."""
         self.url = database_url(db)
+        if must_exist and self.url.startswith("sqlite:///") and not Path(self.url[10:]).is_file():
+            raise StoreError(f"no database at {self.url[10:]}: run `funding-finder collect` or `demo` first")
         self.engine = self._open(self.url)
         self._write_lock = threading.Lock()
 
     @staticmethod
     def _open(url: str) -> Engine:
-        engine = create_engine(url, future=True)
+        try:
+            engine = create_engine(url, future=True)
+        except (SQLAlchemyError, ImportError) as exc:  # an unknown dialect or a driver not installed
+            raise StoreError(f"cannot use the database URL {url}: {exc}") from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
@@ -219,17 +226,28 @@ class Store:
 
     # --- writing -----------------------------------------------------------------------------------
     def start_cycle(self, started_at: datetime) -> int:
-        with self._write_lock, self.engine.begin() as conn:
-            result = conn.execute(insert(cycles).values(started_at_ms=_ms(started_at), status="running"))
-            return int(result.inserted_primary_key[0])
+        """A new `running` cycle; StoreError when the database cannot be written (read-only, locked)."""
+        try:
+            with self._write_lock, self.engine.begin() as conn:
+                result = conn.execute(insert(cycles).values(started_at_ms=_ms(started_at), status="running"))
+                return int(result.inserted_primary_key[0])
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to the database {self._shown_url}: {exc.orig or exc}") from exc
 
     def finish_cycle(self, cycle_id: int, finished_at: datetime, status: str) -> None:
-        with self._write_lock, self.engine.begin() as conn:
-            conn.execute(
-                update(cycles)
-                .where(cycles.c.id == cycle_id)
-                .values(finished_at_ms=_ms(finished_at), status=status)
-            )
+        try:
+            with self._write_lock, self.engine.begin() as conn:
+                conn.execute(
+                    update(cycles)
+                    .where(cycles.c.id == cycle_id)
+                    .values(finished_at_ms=_ms(finished_at), status=status)
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to the database {self._shown_url}: {exc.orig or exc}") from exc
+
+    @property
+    def _shown_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
 
     def write_venue(
         self,

@@ -1,0 +1,66 @@
+"""Meta-tests that keep the venue registry honest: every registered venue has what a venue must have."""
+
+from pathlib import Path
+
+import pytest
+
+from funding_finder.exchanges import VENUES
+from funding_finder.exchanges.base import Role
+from funding_finder.recordings import recording_path
+from funding_finder.simulator.limits import LIMITS
+from funding_finder.simulator.routes import ROUTES, find_route
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT_IDS = [
+    "binance",
+    "okx",
+    "bybit",
+    "bitget",
+    "gate",
+    "mexc",
+    "kucoin",
+    "htx",
+    "bingx",
+    "hyperliquid",
+    "dydx",
+    "deribit",
+    "krakenfutures",
+    "coinbaseintl",
+    "bitfinex",
+    "phemex",
+    "woox",
+    "bitmart",
+    "coinex",
+    "aster",
+    "backpack",
+    "paradex",
+    "lighter",
+    "cryptocom",
+]
+README = (ROOT / "README.md").read_text()
+
+
+def test_registered_ids_are_the_contracts_ids_in_its_order():
+    assert list(VENUES) == [venue_id for venue_id in CONTRACT_IDS if venue_id in VENUES]
+
+
+@pytest.mark.parametrize("venue_id", list(VENUES))
+def test_every_venue_has_limits_recordings_a_parse_test_a_simulator_entry_and_a_readme_row(venue_id):
+    spec = VENUES[venue_id].SPEC
+    assert spec.id == venue_id and spec.limits and spec.endpoints
+    assert all(root.startswith("https://") for root in spec.hosts.values())
+    assert spec.docs_url.startswith("https://")
+    assert all(endpoint.host in spec.hosts for endpoint in spec.endpoints)
+    assert venue_id in LIMITS, "the simulator has no limits of its own for this venue"
+    served = [name for key, name in ROUTES.items() if key.venue == venue_id]
+    assert served and all(recording_path(venue_id, name).is_file() for name in served)
+    assert (ROOT / "tests" / "exchanges" / f"test_{venue_id}.py").is_file()
+    assert f"\n| {venue_id} |" in README, "README's venue table has no row for it"
+
+
+@pytest.mark.parametrize("venue_id", list(VENUES))
+def test_the_simulator_answers_every_rate_call_a_venue_makes(venue_id):
+    for endpoint in VENUES[venue_id].SPEC.endpoints:
+        if endpoint.role is Role.RATES:
+            params = dict(endpoint.params) if endpoint.method == "GET" else dict(endpoint.json_body or {})
+            assert find_route(venue_id, endpoint.method, endpoint.path, params) is not None, endpoint

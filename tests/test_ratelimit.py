@@ -119,3 +119,37 @@ def test_zero_cost_endpoints_are_not_charged():
         gate.acquire("fundingInfo")
     assert gate.used("REQUEST_WEIGHT") == 0
     assert gate.used("fundingInfo+fundingRate") == 50
+
+
+def test_a_call_in_flight_holds_its_unit_until_answered_and_then_counts_from_its_answer():
+    clock = FakeClock()
+    gate = RateGate(
+        "mexc", [Limit("market", 1, 1.0)], margin=0.0, window_pad_s=0.0, clock=clock, sleep=clock.sleep
+    )
+    sent: dict[str, float] = {}
+
+    def second_call() -> None:
+        sent["second"] = gate.acquire("ticker")
+
+    with gate.call("ticker") as first_sent:
+        worker = threading.Thread(target=second_call)
+        worker.start()
+        while clock() < first_sent + 3:  # the second caller keeps waking and finding the unit taken
+            threading.Event().wait(0.001)
+        answered_at = clock()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert first_sent == 1000.0 and answered_at >= 1003.0
+    # the venue may have counted the first call as late as its answer: a full window after that
+    assert sent["second"] >= answered_at + 1.0
+
+
+def test_a_failed_call_is_booked_at_its_failure_time():
+    clock = FakeClock()
+    gate = RateGate(
+        "mexc", [Limit("market", 1, 1.0)], margin=0.0, window_pad_s=0.0, clock=clock, sleep=clock.sleep
+    )
+    with pytest.raises(ConnectionError), gate.call("ticker"):
+        clock.sleep(0.4)  # the request was sent and the connection dropped 0.4 s later
+        raise ConnectionError("reset by peer")
+    assert gate.acquire("ticker") == pytest.approx(1001.4)

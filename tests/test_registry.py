@@ -58,9 +58,38 @@ def test_every_venue_has_limits_recordings_a_parse_test_a_simulator_entry_and_a_
     assert f"\n| {venue_id} |" in README, "README's venue table has no row for it"
 
 
+UNRECORDED = {
+    "binance": {"dapi-premiumIndex", "dapi-fundingInfo"},  # no COIN-M rate answer was ever recorded
+    "bybit": {"instruments-info-inverse"},
+    "bitget": {
+        f"{endpoint}:{product}"
+        for endpoint in ("current-fund-rate", "tickers", "contracts")
+        for product in ("USDC-FUTURES", "COIN-FUTURES")
+    },
+    "gate": {"contracts-btc"},
+    "deribit": {
+        "book_summary-ETH",
+        "book_summary-USDC",
+        "book_summary-USDT",
+        "instruments-ETH",
+        "instruments-USDT",
+    },
+    "backpack": {"markets"},
+}
+"""The calls adapters make that no recording answers: the simulator gives its 404 for them, so a demo
+cycle shows those venues `partial` with the rows of every recorded family."""
+
+
+def _served(venue_id, endpoint):
+    params = dict(endpoint.params) if endpoint.method == "GET" else dict(endpoint.json_body or {})
+    return find_route(venue_id, endpoint.method, endpoint.path, params) is not None
+
+
 @pytest.mark.parametrize("venue_id", list(VENUES))
-def test_the_simulator_answers_every_rate_call_a_venue_makes(venue_id):
-    for endpoint in VENUES[venue_id].SPEC.endpoints:
-        if endpoint.role is Role.RATES:
-            params = dict(endpoint.params) if endpoint.method == "GET" else dict(endpoint.json_body or {})
-            assert find_route(venue_id, endpoint.method, endpoint.path, params) is not None, endpoint
+def test_the_simulator_answers_every_call_but_the_listed_unrecorded_ones(venue_id):
+    endpoints = VENUES[venue_id].SPEC.endpoints
+    unserved = {endpoint.name for endpoint in endpoints if not _served(venue_id, endpoint)}
+    assert unserved == UNRECORDED.get(venue_id, set())
+    assert any(endpoint.role is Role.RATES and _served(venue_id, endpoint) for endpoint in endpoints) or (
+        VENUES[venue_id].SPEC.per_instrument is not None
+    ), "the demo would have no rows of this venue"

@@ -32,10 +32,13 @@ SORT_KEYS = ("exchange", "apr", "funding_rate", "symbol")
 
 
 def _setup_logging(level: str) -> None:
+    errors = Console(stderr=True)
+    if not errors.is_terminal:  # a log file: one line per record rather than wrapped at 80 columns
+        errors.width = max(errors.width, 200)
     logging.basicConfig(
         level=level.upper(),
         format="%(name)s: %(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False, markup=False)],
+        handlers=[RichHandler(console=errors, show_path=False, markup=False)],
         force=True,
     )
 
@@ -84,19 +87,11 @@ def main() -> None:
 
 
 def _config(
-    venue_ids: Sequence[str],
-    venue_deadline_s: float,
-    cycle_deadline_s: float,
-    timeout_s: float,
-    retries: int,
-    base_urls: dict[str, str] | None = None,
+    venue_ids: Sequence[str], base_urls: dict[str, str] | None = None, **settings: Any
 ) -> CollectorConfig:
+    """The collector's settings; venue URLs from `FUNDING_FINDER_<ID>_URL` unless given."""
     return CollectorConfig(
-        venue_deadline_s=venue_deadline_s,
-        cycle_deadline_s=cycle_deadline_s,
-        timeout_s=timeout_s,
-        retries=retries,
-        base_urls=base_urls if base_urls is not None else url_overrides(venue_ids),
+        **settings, base_urls=base_urls if base_urls is not None else url_overrides(venue_ids)
     )
 
 
@@ -109,25 +104,16 @@ def _config(
 @option("cycle_deadline_s")
 @option("timeout_s")
 @option("retries")
+@option("instruments_max_age_s")
 @option("log_level")
-def collect(
-    once: bool,
-    every: float,
-    db: str,
-    exchanges: str,
-    venue_deadline_s: float,
-    cycle_deadline_s: float,
-    timeout_s: float,
-    retries: int,
-    log_level: str,
-) -> None:
-    """Collect the funding rate of every perpetual: one cycle, or one every --every minutes."""
+def collect(once: bool, every: float, db: str, exchanges: str, log_level: str, **settings: Any) -> None:
+    """Collect the funding rate of every perpetual: one cycle, or one every --every minutes.
+
+    `settings`: the collector's settings (deadlines, timeout, retries, instrument-list age)."""
     _setup_logging(log_level)
     venue_ids = _venue_ids(exchanges)
     store = _open_store(db)
-    collector = Collector(
-        store, venue_ids, _config(venue_ids, venue_deadline_s, cycle_deadline_s, timeout_s, retries)
-    )
+    collector = Collector(store, venue_ids, _config(venue_ids, **settings))
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         while True:
@@ -363,7 +349,7 @@ def simulate(
 @click.option(
     "--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows shown, highest APR first."
 )
-@option("log_level")
+@option("log_level", default="ERROR")  # a replay: "data not moving" warnings are expected, not news
 def demo(db: str, exchanges: str, latency_ms: float | None, top: int, log_level: str) -> None:
     """Offline demo: start the simulator, collect once through it, print the top of the table."""
     from funding_finder.simulator import Simulator
@@ -373,9 +359,7 @@ def demo(db: str, exchanges: str, latency_ms: float | None, top: int, log_level:
     store = _open_store(db)
     with Simulator(latency_ms=latency_ms) as sim:
         console.print(f"exchange simulator at {sim.url} (recorded responses, real limits)")
-        config = _config(
-            venue_ids, 60.0, 120.0, 10.0, 2, {venue_id: sim.venue_url(venue_id) for venue_id in venue_ids}
-        )
+        config = _config(venue_ids, {venue_id: sim.venue_url(venue_id) for venue_id in venue_ids})
         result = Collector(store, venue_ids, config).run_cycle()
         sim_stats = sim.stats()
     _print_cycle(result)
@@ -391,6 +375,15 @@ def demo(db: str, exchanges: str, latency_ms: float | None, top: int, log_level:
     violations = sim_stats.get("total_violations", 0)
     requests = sum(venue.get("requests", 0) for venue in sim_stats.get("venues", {}).values())
     console.print(f"simulator: {requests} requests, {violations} rate-limit violations")
+    unrecorded = {
+        venue: s["rejected"] for venue, s in sim_stats.get("venues", {}).items() if s.get("rejected")
+    }
+    if unrecorded:
+        listed = ", ".join(f"{venue} {count}" for venue, count in unrecorded.items())
+        console.print(
+            f"calls with no recording to replay (answered 404, counted as http_4xx): {listed}. "
+            "Those product families or lists were never recorded; the live venues answer them."
+        )
     console.print(f"database: {store.url}  —  try `funding-finder rates --db {db}`")
     if violations:
         sys.exit(1)

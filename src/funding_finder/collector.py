@@ -51,6 +51,9 @@ class CollectorConfig:
     retries: int = 2
     base_urls: Mapping[str, str] = field(default_factory=dict)
     """Venue id → replacement root for all of that venue's hosts (the simulator, a proxy)."""
+    instruments_max_age_s: float = 3600.0
+    """An instrument list stored less than this long ago is used without a call (an endpoint's own
+    `max_age_s` overrides it); 0 asks for every list every cycle."""
 
 
 @dataclass
@@ -205,11 +208,12 @@ class Collector:
         run = VenueRun(spec.id, "ok")
         outcome = VenueOutcome(run)
 
-        first = self._fetch_all(client, spec.endpoints, deadline)
+        cached = self._fresh_lists(spec)
+        first = self._fetch_all(client, [e for e in spec.endpoints if e.name not in cached], deadline)
         failures: Counter[str] = Counter(first.failures)
         errors = list(first.errors)
         fetched = {endpoint.name: answer for endpoint, answer in first.results}
-        payloads = self._payloads(spec.endpoints, fetched, outcome)
+        payloads = {**self._payloads(spec.endpoints, fetched, outcome, cached), **cached}
         answered = [at for endpoint, (_, at) in first.results if endpoint.role is Role.RATES]
         deadline_hit = first.deadline_hit
         if spec.per_instrument is not None and not deadline_hit:
@@ -268,15 +272,35 @@ class Collector:
         failures.update(second.failures)
         return second
 
+    def _fresh_lists(self, spec: VenueSpec) -> dict[str, Any]:
+        """The instrument lists stored recently enough to be used without asking the venue again."""
+        fresh = {}
+        now = _utcnow()
+        for endpoint in spec.endpoints:
+            if endpoint.role is not Role.INSTRUMENTS:
+                continue
+            max_age_s = (
+                self.config.instruments_max_age_s if endpoint.max_age_s is None else endpoint.max_age_s
+            )
+            if max_age_s <= 0:
+                continue
+            stored = self.store.stored_instruments(spec.id, endpoint.name)
+            if stored is not None and (now - stored[1]).total_seconds() < max_age_s:
+                fresh[endpoint.name] = stored[0]
+        return fresh
+
     def _payloads(
         self,
         endpoints: Sequence[Endpoint],
         fetched: Mapping[str, tuple[Any, datetime]],
         outcome: VenueOutcome,
+        cached: Mapping[str, Any],
     ) -> dict[str, Any]:
         payloads: dict[str, Any] = {}
         venue_id = outcome.run.exchange
         for endpoint in endpoints:
+            if endpoint.name in cached:
+                continue
             if endpoint.name in fetched:
                 payloads[endpoint.name] = fetched[endpoint.name][0]
                 if endpoint.role is Role.INSTRUMENTS:

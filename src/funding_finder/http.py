@@ -120,7 +120,20 @@ class VenueClient:
 
     def _fetch_once(self, endpoint: Endpoint, deadline: float | None) -> Any:
         name = endpoint.name
-        self.gate.acquire(name, endpoint.instrument, deadline)
+        with self.gate.call(name, endpoint.instrument, deadline):
+            response = self._send(endpoint, deadline)
+        self._read_usage(response)
+        self._check_status(name, response)
+        payload = self._decode(name, response)
+        try:
+            self.spec.check_envelope(self.spec.id, name, payload)
+        except RateLimited:
+            self.gate.pause_for(DEFAULT_RATE_LIMIT_PAUSE_S)
+            raise
+        return payload
+
+    def _send(self, endpoint: Endpoint, deadline: float | None) -> requests.Response:
+        name = endpoint.name
         timeout = self.timeout_s
         if deadline is not None:
             timeout = min(timeout, deadline - self.clock())
@@ -143,15 +156,7 @@ class VenueClient:
             raise ConnectionFailed(self.spec.id, name, f"{type(exc).__name__}: {exc}") from exc
         with self._lock:
             self.latencies_s.append(time.perf_counter() - sent)
-        self._read_usage(response)
-        self._check_status(name, response)
-        payload = self._decode(name, response)
-        try:
-            self.spec.check_envelope(self.spec.id, name, payload)
-        except RateLimited:
-            self.gate.pause_for(DEFAULT_RATE_LIMIT_PAUSE_S)
-            raise
-        return payload
+        return response
 
     def _read_usage(self, response: requests.Response) -> None:
         for header, limit_name in self.spec.usage_headers.items():

@@ -1,19 +1,24 @@
-"""One rate gate per venue: the venue's published limits as data, enforced by slot reservation.
+"""One rate gate per venue: the venue's published limits as data, enforced by booking every call.
 
 Every limit is treated as a sliding window (the strictest reading of a fixed or sliding window) with a
-small safety margin, so a venue that counts requests at arrival never sees its limit crossed. Callers
-reserve a slot under a lock and then sleep until it, which spaces them out instead of letting them
-stampede at a window edge. A 429 or a ban pauses the whole gate, so every thread of the venue waits.
+small safety margin. A caller reserves a slot under a lock and sleeps until it, which spaces callers out
+instead of letting them stampede at a window edge. A 429 or a ban pauses the whole gate, so every
+thread of the venue waits.
+
+Why a venue counting at arrival never sees a limit crossed, whatever the network does: each call is
+checked once more at the moment it leaves, against the window ending then, and a call made through
+`RateGate.call` is booked until its answer as *in flight* (it may be counted at any moment) and from its
+answer on at the answer time, which is never before the venue counted it. So the last call sent among
+any set the venue counts together saw all the others in its own check.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,19 +54,38 @@ class Limit:
         return (self.name, "")
 
 
+@dataclass(eq=False)
+class _Booking:
+    """One call's units in one bucket, at `at` (monotonic s): its reserved slot, then its send time,
+    then (for a tracked call) its answer time. `in_flight`: sent and not answered yet."""
+
+    at: float
+    units: int
+    in_flight: bool = False
+
+    def counted_at(self, now: float) -> float:
+        """The latest time the venue may count it: a call in flight may be counted right now."""
+        return max(self.at, now) if self.in_flight else self.at
+
+
 @dataclass
 class _Bucket:
-    """Reserved slots of one limit and scope key, oldest first: (monotonic time s, units)."""
+    """The bookings of one limit and scope key."""
 
     capacity: int
     window_s: float
-    slots: deque[tuple[float, int]] = field(default_factory=deque)
+    bookings: list[_Booking] = field(default_factory=list)
 
-    def earliest(self, cost: int, not_before: float) -> float:
-        """The first time ≥ not_before (and ≥ the last slot) at which `cost` more units fit."""
+    def prune(self, now: float) -> None:
+        self.bookings = [b for b in self.bookings if b.in_flight or b.at > now - self.window_s]
+
+    def earliest(self, cost: int, not_before: float, now: float) -> float:
+        """The first time ≥ not_before, and not before any booking (first come, first served), at
+        which `cost` more units fit in the window ending then."""
         cost = min(cost, self.capacity)
-        t = max(not_before, self.slots[-1][0] if self.slots else not_before)
-        live = [(at, units) for at, units in self.slots if at > t - self.window_s]
+        times = sorted((b.counted_at(now), b.units) for b in self.bookings)
+        t = max(not_before, times[-1][0]) if times else not_before
+        live = [(at, units) for at, units in times if at > t - self.window_s]
         used = sum(units for _, units in live)
         for at, units in live:
             if used + cost <= self.capacity:
@@ -70,23 +94,23 @@ class _Bucket:
             t = max(t, at + self.window_s)
         return t
 
-    def reserve(self, at: float, cost: int, now: float) -> None:
-        while self.slots and self.slots[0][0] <= now - self.window_s:
-            self.slots.popleft()
-        bisect.insort(self.slots, (at, min(cost, self.capacity)))
-
-    def cancel(self, at: float, cost: int) -> None:
-        entry = (at, min(cost, self.capacity))
-        if entry in self.slots:
-            self.slots.remove(entry)
+    def fits_now(self, booking: _Booking, now: float) -> bool:
+        """Whether `booking`'s units fit in the window ending `now`, the others counted where the
+        venue may count them."""
+        used = sum(
+            b.units
+            for b in self.bookings
+            if b is not booking and now - self.window_s < b.counted_at(now) <= now
+        )
+        return used + booking.units <= self.capacity
 
     def used(self, now: float) -> int:
-        return sum(units for at, units in self.slots if now - self.window_s < at <= now)
+        return sum(b.units for b in self.bookings if now - self.window_s < b.counted_at(now) <= now)
 
 
 @dataclass
 class GateStats:
-    """What the gate did in one cycle: waits (count and seconds), pauses caused by the venue."""
+    """What the gate did: calls let through, waits (count and seconds), pauses caused by the venue."""
 
     acquired: int = 0
     waits: int = 0
@@ -98,8 +122,8 @@ class RateGate:
     """Thread-safe, blocking gate shared by all workers of one venue.
 
     `margin` is the fraction of each capacity kept in reserve (at least one unit is always usable);
-    `window_pad_s` widens every window to absorb jitter between our send and the venue's arrival
-    count. `clock` and `sleep` are injectable so that tests run on a fake clock without sleeping.
+    `window_pad_s` widens every window to absorb the venue's own clock granularity. `clock` and `sleep`
+    are injectable so that tests run on a fake clock without sleeping.
     """
 
     def __init__(
@@ -127,47 +151,70 @@ class RateGate:
         return max(1, math.floor(limit.capacity * (1 - self.margin)))
 
     def acquire(self, endpoint: str, instrument: str | None = None, deadline: float | None = None) -> float:
-        """Block until a call to `endpoint` fits every limit; return its slot (a `clock()` value).
+        """Block until a call to `endpoint` fits every limit; return the time it may leave (`clock()`).
 
-        `deadline` is a `clock()` value: if no slot exists before it, nothing is reserved and
-        DeadlineExceeded is raised instead of waiting past it. A caller that wakes later than its
-        slot (a busy machine, a pause) gives the slot back and reserves again, so that the booked
-        time stays the time the call really leaves.
+        The call is booked at that time. `deadline` is a `clock()` value: if no slot exists before
+        it, nothing is booked and DeadlineExceeded is raised instead of waiting past it.
         """
+        sent_at, _ = self._take(endpoint, instrument, deadline, in_flight=False)
+        return sent_at
+
+    @contextmanager
+    def call(
+        self, endpoint: str, instrument: str | None = None, deadline: float | None = None
+    ) -> Iterator[float]:
+        """`acquire`, with the call booked as in flight until the block ends (its answer, or its
+        failure: a call that failed may still have been counted), then at that end time."""
+        sent_at, bookings = self._take(endpoint, instrument, deadline, in_flight=True)
+        try:
+            yield sent_at
+        finally:
+            with self._lock:
+                now = self.clock()
+                for _, booking in bookings:
+                    booking.at, booking.in_flight = max(booking.at, now), False
+
+    def _take(
+        self, endpoint: str, instrument: str | None, deadline: float | None, *, in_flight: bool
+    ) -> tuple[float, list[tuple[_Bucket, _Booking]]]:
         started = self.clock()
         while True:
-            slot, charged = self._reserve(endpoint, instrument, deadline)
+            slot, bookings = self._reserve(endpoint, instrument, deadline)
             self._sleep_until(slot, deadline, endpoint)
-            if self.clock() - slot <= self.window_pad_s / 2:
-                break
-            self._cancel(charged, slot)
-        waited = self.clock() - started
-        with self._lock:
-            self.stats.acquired += 1
-            if waited > 0.001:
-                self.stats.waits += 1
-                self.stats.wait_s += waited
-        return slot
+            with self._lock:
+                now = self.clock()
+                if now >= self._paused_until and all(b.fits_now(k, now) for b, k in bookings):
+                    for _, booking in bookings:
+                        booking.at, booking.in_flight = now, in_flight
+                    self._count(now - started)
+                    return now, bookings
+                for bucket, booking in bookings:  # answers arrived later than booked: book again
+                    bucket.bookings.remove(booking)
 
     def _reserve(
         self, endpoint: str, instrument: str | None, deadline: float | None
-    ) -> tuple[float, list[tuple[_Bucket, int]]]:
+    ) -> tuple[float, list[tuple[_Bucket, _Booking]]]:
         with self._lock:
             now = self.clock()
             charged = self._charged(endpoint, instrument)
             slot = max(now, self._paused_until)
             for bucket, cost in charged:
-                slot = max(slot, bucket.earliest(cost, slot))
+                bucket.prune(now)
+                slot = max(slot, bucket.earliest(cost, slot, now))
             if deadline is not None and slot > deadline:
                 raise DeadlineExceeded(self.venue, endpoint, "no rate-limit slot before the deadline")
+            bookings = []
             for bucket, cost in charged:
-                bucket.reserve(slot, cost, now)
-            return slot, charged
+                booking = _Booking(slot, min(cost, bucket.capacity))
+                bucket.bookings.append(booking)
+                bookings.append((bucket, booking))
+            return slot, bookings
 
-    def _cancel(self, charged: list[tuple[_Bucket, int]], slot: float) -> None:
-        with self._lock:
-            for bucket, cost in charged:
-                bucket.cancel(slot, cost)
+    def _count(self, waited_s: float) -> None:
+        self.stats.acquired += 1
+        if waited_s > 0.001:
+            self.stats.waits += 1
+            self.stats.wait_s += waited_s
 
     def _charged(self, endpoint: str, instrument: str | None) -> list[tuple[_Bucket, int]]:
         charged = []
@@ -218,7 +265,7 @@ class RateGate:
                 if name == limit_name:
                     missing = used_units - bucket.used(now)
                     if missing > 0:
-                        bucket.reserve(now, missing, now)
+                        bucket.bookings.append(_Booking(now, missing))
 
     def used(self, limit_name: str) -> int:
         """Units counted in the current window of a limit (its IP-wide bucket, or the sum of its keys)."""

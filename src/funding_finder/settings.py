@@ -49,11 +49,11 @@ class Setting:
     def option(self) -> str:
         return "--" + self.name.replace("_", "-")
 
-    def click_option(self) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def click_option(self, default: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return click.option(
             self.option,
             self.name,
-            default=self.default,
+            default=self.default if default is None else default,
             envvar=self.env,
             show_default=True,
             show_envvar=True,
@@ -84,6 +84,12 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("timeout_s", 10.0, "Seconds one HTTP call may take (connect and read).", POSITIVE),
         Setting(
+            "instruments_max_age_s",
+            3600.0,
+            "Seconds a stored instrument list is used without asking again (0: every cycle).",
+            click.FloatRange(min=0),
+        ),
+        Setting(
             "retries",
             2,
             "Extra tries of a call after a timeout, connection error, 5xx or 429.",
@@ -99,9 +105,9 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
-def option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The click option of a declared setting."""
-    return SETTINGS[name].click_option()
+def option(name: str, default: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option of a declared setting; `default` overrides its default for one command."""
+    return SETTINGS[name].click_option(default)
 
 
 def markdown_table() -> str:

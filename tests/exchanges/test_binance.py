@@ -4,6 +4,7 @@ exchangeInfo). Expected values are copied by hand from those files."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -12,11 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funding_finder.errors import BadPayload, EmptyPayload
+from funding_finder.errors import BadPayload, EmptyPayload, FetchError, RateLimited
 from funding_finder.exchanges import binance
 from funding_finder.exchanges.base import Role
+from funding_finder.http import VenueClient
 from funding_finder.model import FLAGS, FundingRate
+from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
+from funding_finder.simulator import Simulator
+from funding_finder.simulator.limits import LIMITS
 
 RUN = "__noahark-20260704T1556Z.json"
 OBSERVED = datetime(2026, 7, 4, 15, 56, 46, tzinfo=UTC)
@@ -57,28 +62,41 @@ def assert_row(row: FundingRate, **expected: Any) -> None:
 def test_spec_is_the_documented_cycle() -> None:
     spec = binance.SPEC
     assert spec.id == "binance"
-    assert spec.hosts == {"api": "https://fapi.binance.com"}
-    assert [(e.name, e.path, e.role) for e in spec.endpoints] == [
-        ("premiumIndex", "/fapi/v1/premiumIndex", Role.RATES),
-        ("fundingInfo", "/fapi/v1/fundingInfo", Role.EXTRA),
-        ("exchangeInfo", "/fapi/v1/exchangeInfo", Role.INSTRUMENTS),
+    assert spec.hosts == {"api": "https://fapi.binance.com", "dapi": "https://dapi.binance.com"}
+    assert [(e.name, e.host, e.path, e.role, dict(e.params)) for e in spec.endpoints] == [
+        ("premiumIndex", "api", "/fapi/v1/premiumIndex", Role.RATES, {}),
+        ("fundingInfo", "api", "/fapi/v1/fundingInfo", Role.EXTRA, {}),
+        ("exchangeInfo", "api", "/fapi/v1/exchangeInfo", Role.INSTRUMENTS, {}),
+        ("dapi-premiumIndex", "dapi", "/dapi/v1/premiumIndex", Role.RATES, {}),
+        ("dapi-fundingInfo", "dapi", "/dapi/v1/fundingInfo", Role.EXTRA, {}),
+        ("dapi-exchangeInfo", "dapi", "/dapi/v1/exchangeInfo", Role.INSTRUMENTS, {}),
     ]
-    weight, funding = spec.limits
-    assert (weight.name, weight.capacity, weight.window_s) == ("REQUEST_WEIGHT", 2400, 60.0)
-    assert [weight.cost_of(e) for e in ("premiumIndex", "fundingInfo", "exchangeInfo", "fundingRate")] == [
-        10,
-        0,
-        1,
-        1,
-    ]
+    weight, funding, dapi = spec.limits
+    names = ("premiumIndex", "fundingInfo", "exchangeInfo", "fundingRate")
+    dapi_names = tuple(f"dapi-{name}" for name in names)
+    assert (weight.name, weight.capacity, weight.window_s, weight.scope) == (
+        "REQUEST_WEIGHT",
+        2400,
+        60.0,
+        "ip",
+    )
+    # fundingRate (history) weighs nothing in the 2400 pool: it is charged to the 500 / 5 min pool only.
+    assert [weight.cost_of(e) for e in names + dapi_names] == [10, 0, 1, 0, 0, 0, 0, 0]
     assert (funding.name, funding.capacity, funding.window_s) == ("fundingInfo+fundingRate", 500, 300.0)
-    assert [funding.cost_of(e) for e in ("premiumIndex", "fundingInfo", "exchangeInfo", "fundingRate")] == [
-        0,
-        1,
-        0,
-        1,
-    ]
+    assert [funding.cost_of(e) for e in names + dapi_names] == [0, 1, 0, 1, 0, 0, 0, 0]
+    assert (dapi.name, dapi.capacity, dapi.window_s, dapi.scope) == ("dapi REQUEST_WEIGHT", 2400, 60.0, "ip")
+    assert [dapi.cost_of(e) for e in names + dapi_names] == [0, 0, 0, 0, 10, 1, 1, 1]
     assert spec.usage_headers == {"X-MBX-USED-WEIGHT-1M": "REQUEST_WEIGHT"}
+
+
+def test_every_cycle_endpoint_is_charged_to_its_own_hosts_weight_pool_only() -> None:
+    weight, _, dapi = binance.SPEC.limits
+    for endpoint in binance.SPEC.endpoints:
+        other = weight if endpoint.host == "dapi" else dapi
+        assert other.cost_of(endpoint.name) == 0, endpoint.name
+    # The notes' 11 weight of a fapi cycle; dapi 10 + 1 + 1 (fundingInfo charged 1, the cautious reading).
+    assert sum(weight.cost_of(e.name) for e in binance.SPEC.endpoints) == 11
+    assert sum(dapi.cost_of(e.name) for e in binance.SPEC.endpoints) == 12
 
 
 def test_8h_row(rows: dict[str, FundingRate]) -> None:
@@ -321,6 +339,216 @@ def test_no_error_envelope_inside_http_200(recorded: dict[str, Any]) -> None:
     assert binance.SPEC.check_envelope("binance", "premiumIndex", recorded["premiumIndex"]) is None
 
 
+# -- COIN-M (dapi) -------------------------------------------------------------------------------------
+
+DAPI_LIST = "dapi-v1-exchangeInfo__cryptofeed-20210722.json"
+DOCS_DAPI_PREMIUM_INDEX: list[dict[str, Any]] = [
+    {
+        "symbol": "BTCUSD_PERP",
+        "pair": "BTCUSD",
+        "markPrice": "11029.69574559",
+        "indexPrice": "10979.14437500",
+        "estimatedSettlePrice": "10981.74168236",
+        "lastFundingRate": "0.00071003",
+        "interestRate": "0.00010000",
+        "nextFundingTime": 1596096000000,
+        "time": 1596094042000,
+    },
+    {
+        "symbol": "BTCUSD_200925",
+        "pair": "BTCUSD",
+        "markPrice": "12077.01343750",
+        "indexPrice": "10979.10312500",
+        "estimatedSettlePrice": "10981.74168236",
+        "lastFundingRate": "",
+        "interestRate": "",
+        "nextFundingTime": 0,
+        "time": 1596094042000,
+    },
+]
+"""DOCS-DERIVED, not a recording: no dapi premiumIndex body was ever recorded. The two rows of Binance's
+documented response example for `GET /dapi/v1/premiumIndex` (a perpetual, and a delivery contract with
+`lastFundingRate: ""` and `nextFundingTime: 0` as the handbook says); illustrative values, 2020-07."""
+DAPI_OBSERVED = datetime(2020, 7, 30, 7, 27, 22, tzinfo=UTC)  # the example rows' `time` 1596094042000
+DAPI_SETTLEMENT = datetime(2020, 7, 30, 8, 0, tzinfo=UTC)  # nextFundingTime 1596096000000
+
+
+@pytest.fixture(scope="module")
+def dapi_list() -> dict[str, Any]:
+    return load_json("binance", DAPI_LIST)
+
+
+def dapi_payloads(dapi_list: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    payloads = {
+        "dapi-premiumIndex": copy.deepcopy(DOCS_DAPI_PREMIUM_INDEX),
+        "dapi-fundingInfo": [],  # answered, no adjusted symbol: every perpetual is on the 8 h default
+        "dapi-exchangeInfo": dapi_list,
+    }
+    return payloads | changes
+
+
+def test_dapi_exchange_info_2021_keeps_the_18_trading_perpetuals(dapi_list: dict[str, Any]) -> None:
+    family = binance.FAMILIES[1]
+    parsed = binance.parse_exchange_info(dapi_list, family)
+    assert parsed.bad_rows == 0
+    kept = {i.symbol: i for i in parsed.items}
+    assert len(dapi_list["symbols"]) == 36 and len(kept) == 18  # 9 CURRENT_QUARTER + 9 NEXT_QUARTER dropped
+    assert all(symbol.endswith("_PERP") for symbol in kept)
+    btc, eth, egld = kept["BTCUSD_PERP"], kept["ETHUSD_PERP"], kept["EGLDUSD_PERP"]
+    assert (btc.base, btc.quote, btc.settle, btc.asset_class) == ("BTC", "USD", "BTC", "crypto")
+    assert (eth.base, eth.quote, eth.settle) == ("ETH", "USD", "ETH")
+    assert (egld.base, egld.quote, egld.settle) == ("EGLD", "USD", "EGLD")
+
+
+def test_dapi_docs_example_row_is_an_inverse_btc_usd_row(dapi_list: dict[str, Any]) -> None:
+    result = binance.build_rows(dapi_payloads(dapi_list), DAPI_OBSERVED)
+    assert result.bad_rows == 0
+    (row,) = result.rows  # the delivery row (nextFundingTime 0) is dropped on purpose
+    assert_row(
+        row,
+        exchange="binance",
+        symbol="BTC/USD:BTC",
+        native_symbol="BTCUSD_PERP",
+        base="BTC",
+        multiplier=1,
+        quote="USD",
+        settle="BTC",
+        contract_type="inverse",
+        funding_rate=0.00071003,
+        interval_hours=8,
+        next_funding_time=DAPI_SETTLEMENT,
+        predicted_rate=None,
+        mark_price=11029.69574559,
+        index_price=10979.144375,
+        open_interest_usd=None,
+        volume_24h_usd=None,
+        asset_class="crypto",
+        apr=0.00071003 * 1095,
+        observed_at=DAPI_OBSERVED,
+        flags=(),
+    )
+
+
+def test_dapi_interval_comes_from_dapi_funding_info(dapi_list: dict[str, Any]) -> None:
+    # TEST-MADE fundingInfo row (the documented row shape) giving BTCUSD_PERP a 4 h interval.
+    adjusted = [{"symbol": "BTCUSD_PERP", "fundingIntervalHours": 4, "disclaimer": False}]
+    (row,) = binance.build_rows(
+        dapi_payloads(dapi_list, **{"dapi-fundingInfo": adjusted}), DAPI_OBSERVED
+    ).rows
+    assert (row.interval_hours, row.apr, row.flags) == (4, pytest.approx(0.00071003 * 2190), ())
+    (row,) = binance.build_rows(dapi_payloads(dapi_list, **{"dapi-fundingInfo": None}), DAPI_OBSERVED).rows
+    assert (row.interval_hours, row.apr, row.flags) == (None, None, ("interval_unknown",))
+    # The fapi fundingInfo never sets a dapi interval.
+    fapi_info = [{"symbol": "BTCUSD_PERP", "fundingIntervalHours": 1}]
+    payloads = dapi_payloads(dapi_list, fundingInfo=fapi_info)
+    assert binance.build_rows(payloads, DAPI_OBSERVED).rows[0].interval_hours == 8
+
+
+def test_dapi_without_its_list_is_unfiltered_and_read_from_the_symbol(dapi_list: dict[str, Any]) -> None:
+    (row,) = binance.build_rows(dapi_payloads(dapi_list, **{"dapi-exchangeInfo": None}), DAPI_OBSERVED).rows
+    assert_row(
+        row,
+        symbol="BTC/USD:BTC",
+        base="BTC",
+        quote="USD",
+        settle="BTC",
+        contract_type="inverse",
+        flags=("unfiltered",),
+    )
+    # A dated COIN-M symbol with a settlement time is still dropped by its name without the list.
+    dated = copy.deepcopy(DOCS_DAPI_PREMIUM_INDEX[0]) | {"symbol": "BTCUSD_200925"}
+    payloads = dapi_payloads(dapi_list, **{"dapi-premiumIndex": [dated], "dapi-exchangeInfo": None})
+    assert (binance.build_rows(payloads, DAPI_OBSERVED).rows, 0) == ([], 0)
+
+
+def test_dapi_symbols_missing_from_the_dapi_list_are_dropped(dapi_list: dict[str, Any]) -> None:
+    delisted = copy.deepcopy(DOCS_DAPI_PREMIUM_INDEX[0]) | {"symbol": "SOLUSD_PERP"}  # not listed in 2021
+    payloads = dapi_payloads(dapi_list, **{"dapi-premiumIndex": [delisted, DOCS_DAPI_PREMIUM_INDEX[0]]})
+    assert [r.native_symbol for r in binance.build_rows(payloads, DAPI_OBSERVED).rows] == ["BTCUSD_PERP"]
+
+
+def test_a_failed_family_keeps_the_other_familys_rows(
+    recorded: dict[str, Any], dapi_list: dict[str, Any]
+) -> None:
+    both = {**recorded, **dapi_payloads(dapi_list)}
+    rows = {r.native_symbol: r for r in binance.build_rows(both, OBSERVED).rows}
+    assert len(rows) == 692 and rows["BTCUSD_PERP"].contract_type == "inverse"
+    without_dapi = binance.build_rows({**both, "dapi-premiumIndex": None}, OBSERVED)
+    assert len(without_dapi.rows) == 691 and without_dapi.bad_rows == 0
+    assert {r.contract_type for r in without_dapi.rows} == {"linear"}
+    without_fapi = binance.build_rows({**both, "premiumIndex": None}, OBSERVED)
+    assert [r.native_symbol for r in without_fapi.rows] == ["BTCUSD_PERP"]
+    with pytest.raises(BadPayload):  # no family answered: nothing to build from
+        binance.build_rows({**both, "premiumIndex": None, "dapi-premiumIndex": None}, OBSERVED)
+    with pytest.raises(EmptyPayload):  # a present but empty family is still an error
+        binance.build_rows({**both, "dapi-premiumIndex": []}, OBSERVED)
+
+
+def test_a_wrong_shaped_dapi_list_costs_only_the_dapi_filter(
+    recorded: dict[str, Any], dapi_list: dict[str, Any]
+) -> None:
+    both = {**recorded, **dapi_payloads(dapi_list, **{"dapi-exchangeInfo": {"serverTime": 1}})}
+    result = binance.build_rows(both, OBSERVED)
+    assert result.unusable == {"dapi-exchangeInfo"}
+    flags = {r.native_symbol: r.flags for r in result.rows}
+    assert flags["BTCUSD_PERP"] == ("stale", "unfiltered") and flags["BTCUSDT"] == ()
+
+
+# -- through the simulator -------------------------------------------------------------------------------
+
+
+def fetch_all(client: VenueClient) -> tuple[dict[str, Any], set[str]]:
+    """Every endpoint's payload, None for a call that failed (as the collector passes it)."""
+    payloads: dict[str, Any] = {}
+    failed = set()
+    for endpoint in binance.SPEC.endpoints:
+        try:
+            payloads[endpoint.name] = client.fetch(endpoint)
+        except FetchError:
+            payloads[endpoint.name] = None
+            failed.add(endpoint.name)
+    return payloads, failed
+
+
+def test_end_to_end_through_the_simulator_without_violations() -> None:
+    with Simulator(latency_ms=0) as sim:
+        client = VenueClient(
+            binance.SPEC,
+            RateGate(binance.SPEC.id, binance.SPEC.limits),
+            base_urls={h: sim.venue_url(binance.SPEC.id) for h in binance.SPEC.hosts},
+            retries=0,
+        )
+        payloads, failed = fetch_all(client)
+        result = binance.build_rows(payloads, OBSERVED)
+        stats = sim.stats()["venues"]["binance"]
+    assert stats["violations"] == 0 and stats["requests"] == 6
+    assert failed == {"dapi-premiumIndex", "dapi-fundingInfo"}  # no recording: the simulator answers 404
+    assert payloads["dapi-exchangeInfo"] == load_json("binance", DAPI_LIST)
+    rows = {r.native_symbol: r for r in result.rows}
+    assert len(rows) == 691
+    assert_row(rows["BTCUSDT"], symbol="BTC/USDT:USDT", funding_rate=0.00009398, interval_hours=8)
+
+
+def test_crossing_the_simulated_dapi_weight_is_the_recorded_429_and_rate_limited() -> None:
+    sim_binance = LIMITS["binance"]
+    small = dataclasses.replace(sim_binance.pool("dapi-weight"), capacity=1)
+    pools = tuple(small if p.name == "dapi-weight" else p for p in sim_binance.pools)
+    limits = {**LIMITS, "binance": dataclasses.replace(sim_binance, pools=pools)}
+    with Simulator(latency_ms=0, limits=limits) as sim:
+        client = VenueClient(
+            binance.SPEC,
+            RateGate(binance.SPEC.id, binance.SPEC.limits),
+            base_urls={h: sim.venue_url("binance") for h in binance.SPEC.hosts},
+            retries=0,
+        )
+        dapi_list = binance.SPEC.endpoint("dapi-exchangeInfo")
+        assert client.fetch(dapi_list)["symbols"]
+        with pytest.raises(RateLimited) as raised:
+            client.fetch(dapi_list)
+        assert sim.stats()["venues"]["binance"]["violations"] == 1
+    assert "-1003" in str(raised.value) and "current limit is 1 requests per minute" in str(raised.value)
+
+
 JSON = st.recursive(
     st.none()
     | st.booleans()
@@ -331,28 +559,30 @@ JSON = st.recursive(
     max_leaves=6,
 )
 GOOD: dict[str, list[Any]] = {
-    "symbol": ["BTCUSDT", "1000PEPEUSDT", "BTCU"],
+    "symbol": ["BTCUSDT", "1000PEPEUSDT", "BTCU", "BTCUSD_PERP"],
     "lastFundingRate": ["0.00009398", "-0.00200069", "0.00000000", 0.0001],
     "nextFundingTime": [1783180800000, "1783180800000"],
     "markPrice": ["62909.90000000", None],
     "indexPrice": ["62928.61695652", None],
     "fundingIntervalHours": [1, 4, 8, "4"],
     "status": ["TRADING"],
+    "contractStatus": ["TRADING"],
     "contractType": ["PERPETUAL", "TRADIFI_PERPETUAL"],
     "baseAsset": ["BTC", "1000PEPE"],
-    "quoteAsset": ["USDT", "U"],
+    "quoteAsset": ["USDT", "U", "USD"],
     "marginAsset": ["USDT", "BTC"],
     "underlyingType": ["COIN", "EQUITY", "PREMARKET", "INDEX"],
 }
 """Recorded-looking values, drawn far more often than the traps and arbitrary JSON."""
 TRAPS: dict[str, list[Any]] = {
-    "symbol": ["BTCUSDT_260925", "USDT", ""],
+    "symbol": ["BTCUSDT_260925", "BTCUSD_260925", "USD_PERP", "USDT", ""],
     "lastFundingRate": ["", "1e400", "nan", True],
     "nextFundingTime": [0, 10**17, -(10**17), 2**70, "1.5"],
     "markPrice": ["", "abc", "inf"],
     "indexPrice": [""],
     "fundingIntervalHours": [0, -8, ""],
     "status": ["SETTLING", "PENDING_TRADING"],
+    "contractStatus": ["DELIVERING", "SETTLING"],
     "contractType": ["CURRENT_QUARTER", ""],
     "baseAsset": [""],
     "quoteAsset": [""],
@@ -374,43 +604,66 @@ def rows_of(*keys: str) -> st.SearchStrategy[list[Any]]:
     return st.lists(mostly(full, partial, JSON), min_size=1, max_size=6)
 
 
+def exchange_info_of(status_field: str) -> st.SearchStrategy[Any]:
+    keys = (
+        "symbol",
+        status_field,
+        "contractType",
+        "baseAsset",
+        "quoteAsset",
+        "marginAsset",
+        "underlyingType",
+    )
+    return mostly(st.fixed_dictionaries({"symbols": rows_of(*keys)}), st.none(), st.none(), JSON)
+
+
+PREMIUM_KEYS = ("symbol", "lastFundingRate", "nextFundingTime", "markPrice", "indexPrice")
+
+
+def rows_in(payload: Any, unusable: bool, key: str | None = None) -> int:
+    """How many rows a payload can contribute (0 when absent, set aside as unusable, or not a row list)."""
+    try:
+        rows = payload if key is None else payload[key]
+    except (KeyError, IndexError, TypeError):
+        return 0
+    return 0 if unusable or not isinstance(rows, list) else len(rows)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    premium=mostly(rows_of("symbol", "lastFundingRate", "nextFundingTime", "markPrice", "indexPrice"), JSON),
+    premium=mostly(rows_of(*PREMIUM_KEYS), JSON),
     info=mostly(rows_of("symbol", "fundingIntervalHours"), st.none(), JSON),
-    exchange_info=mostly(
-        st.fixed_dictionaries(
-            {
-                "symbols": rows_of(
-                    "symbol",
-                    "status",
-                    "contractType",
-                    "baseAsset",
-                    "quoteAsset",
-                    "marginAsset",
-                    "underlyingType",
-                )
-            }
-        ),
-        st.none(),
-        st.none(),
-        JSON,
-    ),
+    exchange_info=exchange_info_of("status"),
+    dapi_premium=mostly(rows_of(*PREMIUM_KEYS), st.none(), JSON),
+    dapi_info=mostly(rows_of("symbol", "fundingIntervalHours"), st.none(), JSON),
+    dapi_exchange_info=exchange_info_of("contractStatus"),
 )
-def test_arbitrary_rows_never_break_build_rows(premium: Any, info: Any, exchange_info: Any) -> None:
-    payloads = {"premiumIndex": premium, "fundingInfo": info, "exchangeInfo": exchange_info}
+def test_arbitrary_rows_never_break_build_rows(
+    premium: Any, info: Any, exchange_info: Any, dapi_premium: Any, dapi_info: Any, dapi_exchange_info: Any
+) -> None:
+    payloads = {
+        "premiumIndex": premium,
+        "fundingInfo": info,
+        "exchangeInfo": exchange_info,
+        "dapi-premiumIndex": dapi_premium,
+        "dapi-fundingInfo": dapi_info,
+        "dapi-exchangeInfo": dapi_exchange_info,
+    }
     try:
         result = binance.build_rows(payloads, OBSERVED)
     except (BadPayload, EmptyPayload):
         return
     assert result.bad_rows >= 0
-    listed = (
-        0 if exchange_info is None or "exchangeInfo" in result.unusable else len(exchange_info["symbols"])
+    assert result.unusable <= set(payloads) - {"premiumIndex", "dapi-premiumIndex"}
+    bound = sum(
+        rows_in(payload, name in result.unusable, "symbols" if name.endswith("exchangeInfo") else None)
+        for name, payload in payloads.items()
     )
-    funding_info = 0 if not isinstance(info, list) else len(info)
-    assert len(result.rows) + result.bad_rows <= len(premium) + funding_info + listed  # one outcome a row
+    assert len(result.rows) + result.bad_rows <= bound  # one outcome a row
     for row in result.rows:
         assert isinstance(row.funding_rate, float) and math.isfinite(row.funding_rate)
         assert row.next_funding_time is not None and row.next_funding_time.tzinfo is not None
         assert row.interval_hours is None or row.interval_hours > 0
+        family = dapi_premium if row.contract_type == "inverse" else premium  # each row from its own family
+        assert any(isinstance(r, dict) and r.get("symbol") == row.native_symbol for r in family)
         assert set(row.flags) <= set(FLAGS)

@@ -5,6 +5,7 @@ from those files."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -13,11 +14,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
+from funding_finder.errors import (
+    BadPayload,
+    Banned,
+    EmptyPayload,
+    ExchangeError,
+    HttpClientError,
+    RateLimited,
+)
 from funding_finder.exchanges import bybit
 from funding_finder.exchanges.base import Role
+from funding_finder.http import VenueClient
 from funding_finder.model import FLAGS, FundingRate
+from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
+from funding_finder.simulator import Simulator
+from funding_finder.simulator.limits import LIMITS
 
 OBSERVED = datetime(2026, 8, 27, 16, 39, 27, tzinfo=UTC)
 """Capture of the tickers body: envelope `time` 1787848767276."""
@@ -75,10 +87,17 @@ def test_spec_is_the_documented_cycle() -> None:
             Role.INSTRUMENTS,
             {"category": "linear", "limit": "1000"},
         ),
+        ("tickers-inverse", "/v5/market/tickers", Role.RATES, {"category": "inverse"}),
+        (
+            "instruments-info-inverse",
+            "/v5/market/instruments-info",
+            Role.INSTRUMENTS,
+            {"category": "inverse"},
+        ),
     ]
     (limit,) = spec.limits
     assert (limit.name, limit.capacity, limit.window_s, limit.scope) == ("ip", 600, 5.0, "ip")
-    assert (limit.cost_of("tickers"), limit.cost_of("instruments-info")) == (1, 1)
+    assert [limit.cost_of(e.name) for e in spec.endpoints] == [1, 1, 1, 1]
     assert spec.check_envelope is bybit.check_envelope
 
 
@@ -304,6 +323,158 @@ def test_check_envelope(tickers: dict[str, Any]) -> None:
         bybit.check_envelope("bybit", "tickers", ["not", "an", "envelope"])
 
 
+# -- inverse (category=inverse) --------------------------------------------------------------------------
+
+INVERSE = "tickers-inverse.docs-example.json"
+"""Bybit's documented example of `tickers?category=inverse` (illustrative, testnet-like values, 2025-10-13):
+the only inverse tickers body there is, used for field names, types and units."""
+INVERSE_OBSERVED = datetime(2025, 10, 13, 10, 46, 9, tzinfo=UTC)  # envelope `time` 1760352369814
+INVERSE_SETTLEMENT = datetime(2025, 10, 13, 16, 0, tzinfo=UTC)  # nextFundingTime 1760371200000
+TEST_MADE_INVERSE_LIST = {
+    "retCode": 0,
+    "retMsg": "OK",
+    "result": {
+        "category": "inverse",
+        "list": [
+            {
+                "symbol": "BTCUSD",
+                "contractType": "InversePerpetual",
+                "status": "Trading",
+                "baseCoin": "BTC",
+                "quoteCoin": "USD",
+                "settleCoin": "BTC",
+                "fundingInterval": 480,
+                "symbolType": "",
+            },
+            {
+                "symbol": "BTCUSDH26",
+                "contractType": "InverseFutures",
+                "status": "Trading",
+                "baseCoin": "BTC",
+                "quoteCoin": "USD",
+                "settleCoin": "BTC",
+                "fundingInterval": 0,
+                "symbolType": "",
+            },
+        ],
+        "nextPageCursor": "",
+    },
+    "time": 1760352369814,
+}
+"""TEST-MADE, not a recording (no inverse instrument list was ever recorded): the documented instrument
+fields with BTCUSD as an inverse perpetual, and a dated inverse future for the filter."""
+
+
+@pytest.fixture(scope="module")
+def inverse() -> dict[str, Any]:
+    return load_json("bybit", INVERSE)
+
+
+def test_inverse_docs_example_row_field_by_field(inverse: dict[str, Any]) -> None:
+    result = bybit.build_rows(
+        {"tickers-inverse": inverse, "instruments-info-inverse": None}, INVERSE_OBSERVED
+    )
+    assert result.bad_rows == 0
+    (row,) = result.rows
+    assert_row(
+        row,
+        exchange="bybit",
+        symbol="BTC/USD:BTC",
+        native_symbol="BTCUSD",
+        base="BTC",
+        multiplier=1,
+        quote="USD",
+        settle="BTC",
+        contract_type="inverse",
+        funding_rate=0.0001,
+        interval_hours=8,  # fundingIntervalHour "8"
+        next_funding_time=INVERSE_SETTLEMENT,
+        predicted_rate=None,
+        mark_price=114898.43,
+        index_price=114890.92,
+        open_interest_usd=240113967.0,  # openInterest, in USD contracts; openInterestValue 2089.79 is BTC
+        volume_24h_usd=None,  # turnover24h 115.6907 is BTC; volume24h's unit is not stated
+        asset_class="crypto",
+        apr=0.0001 * 1095,
+        observed_at=INVERSE_OBSERVED,
+        flags=("unfiltered",),  # no inverse list
+    )
+
+
+def test_inverse_list_filters_and_lists_the_inverse_family(
+    inverse: dict[str, Any], instruments: dict[str, Any]
+) -> None:
+    dated = ticker(inverse, "BTCUSD") | {"symbol": "BTCUSDH26"}  # TEST-MADE: a dated inverse ticker row
+    other = ticker(inverse, "BTCUSD") | {"symbol": "ETHUSD"}  # TEST-MADE: a perpetual the list lacks
+    payload = inverse | {"result": inverse["result"] | {"list": [*inverse["result"]["list"], dated, other]}}
+    result = bybit.build_rows(
+        {"tickers-inverse": payload, "instruments-info-inverse": TEST_MADE_INVERSE_LIST}, INVERSE_OBSERVED
+    )
+    got = {r.native_symbol: r for r in result.rows}
+    assert (sorted(got), result.bad_rows) == (["BTCUSD", "ETHUSD"], 0)  # InverseFutures dropped
+    assert got["BTCUSD"].flags == () and got["ETHUSD"].flags == ("unlisted",)
+    assert_row(got["ETHUSD"], symbol="ETH/USD:ETH", settle="ETH", contract_type="inverse")
+    # The linear list says nothing of inverse contracts: without the inverse list they stay unfiltered.
+    both = {"tickers-inverse": inverse, "instruments-info": instruments, "instruments-info-inverse": None}
+    assert [r.flags for r in bybit.build_rows(both, INVERSE_OBSERVED).rows] == [("unfiltered",)]
+
+
+def test_a_failed_category_keeps_the_other_categorys_rows(
+    tickers: dict[str, Any], instruments: dict[str, Any], inverse: dict[str, Any]
+) -> None:
+    payloads = {"tickers": tickers, "instruments-info": instruments, "tickers-inverse": inverse}
+    assert len(bybit.build_rows(payloads, OBSERVED).rows) == 51
+    linear_only = bybit.build_rows({**payloads, "tickers-inverse": None}, OBSERVED)
+    assert (len(linear_only.rows), {r.contract_type for r in linear_only.rows}) == (50, {"linear"})
+    inverse_only = bybit.build_rows({**payloads, "tickers": None}, OBSERVED)
+    assert [(r.native_symbol, r.contract_type) for r in inverse_only.rows] == [("BTCUSD", "inverse")]
+    with pytest.raises(BadPayload):
+        bybit.build_rows({**payloads, "tickers": None, "tickers-inverse": None}, OBSERVED)
+    with pytest.raises(EmptyPayload):  # present but empty is an error, not a failed call
+        bybit.build_rows({**payloads, "tickers-inverse": envelope()}, OBSERVED)
+
+
+def test_end_to_end_through_the_simulator_without_violations() -> None:
+    with Simulator(latency_ms=0) as sim:
+        client = VenueClient(
+            bybit.SPEC,
+            RateGate(bybit.SPEC.id, bybit.SPEC.limits),
+            base_urls={h: sim.venue_url(bybit.SPEC.id) for h in bybit.SPEC.hosts},
+            retries=0,
+        )
+        payloads: dict[str, Any] = {}
+        for endpoint in bybit.SPEC.endpoints:
+            try:
+                payloads[endpoint.name] = client.fetch(endpoint)
+            except HttpClientError:  # no inverse instrument list is recorded: the simulator answers 404
+                payloads[endpoint.name] = None
+        result = bybit.build_rows(payloads, OBSERVED)
+        stats = sim.stats()["venues"]["bybit"]
+    assert (stats["violations"], stats["requests"]) == (0, 4)
+    assert [name for name, payload in payloads.items() if payload is None] == ["instruments-info-inverse"]
+    rows = {r.native_symbol: r for r in result.rows}
+    assert len(rows) == 51
+    assert_row(rows["BTCUSD"], symbol="BTC/USD:BTC", contract_type="inverse", flags=("stale", "unfiltered"))
+    assert_row(rows["BTCUSDT"], symbol="BTC/USDT:USDT", funding_rate=0.00002942, flags=())
+
+
+def test_crossing_the_simulated_limit_is_the_403_ban_and_banned() -> None:
+    sim_bybit = LIMITS["bybit"]
+    small = dataclasses.replace(sim_bybit, pools=(dataclasses.replace(sim_bybit.pool("ip"), capacity=1),))
+    with Simulator(latency_ms=0, limits={**LIMITS, "bybit": small}) as sim:
+        client = VenueClient(
+            bybit.SPEC,
+            RateGate("bybit", bybit.SPEC.limits),
+            base_urls={"api": sim.venue_url("bybit")},
+            retries=0,
+        )
+        assert client.fetch(bybit.SPEC.endpoint("tickers-inverse"))["retCode"] == 0
+        with pytest.raises(Banned) as raised:
+            client.fetch(bybit.SPEC.endpoint("tickers"))
+        assert sim.stats()["venues"]["bybit"]["violations"] == 1
+    assert "HTTP 403" in str(raised.value) and "access too frequent" in str(raised.value)
+
+
 JSON = st.recursive(
     st.none()
     | st.booleans()
@@ -314,20 +485,21 @@ JSON = st.recursive(
     max_leaves=6,
 )
 GOOD: dict[str, list[Any]] = {
-    "symbol": ["BTCUSDT", "1000PEPEUSDT", "BTCPERP", "ACEUSDT"],
+    "symbol": ["BTCUSDT", "1000PEPEUSDT", "BTCPERP", "ACEUSDT", "BTCUSD"],
     "fundingRate": ["0.00002942", "-0.00195129", "0"],
     "nextFundingTime": ["1787875200000", "1787860800000", "", "0"],
     "fundingIntervalHour": ["8", "4", ""],
     "markPrice": ["80307.55", ""],
     "indexPrice": ["80348.99"],
+    "openInterest": ["240113967", ""],
     "openInterestValue": ["3966529709.94", ""],
     "turnover24h": ["5099517077.4164"],
     "deliveryTime": ["0", ""],
     "contractType": ["LinearPerpetual", "InversePerpetual"],
     "status": ["Trading"],
     "baseCoin": ["BTC", "1000PEPE"],
-    "quoteCoin": ["USDT", "USDC"],
-    "settleCoin": ["USDT", "USDC"],
+    "quoteCoin": ["USDT", "USDC", "USD"],
+    "settleCoin": ["USDT", "USDC", "BTC"],
     "fundingInterval": [480, 60, 0],
     "symbolType": ["", "stock", "commodity", "innovation", None],
 }
@@ -339,6 +511,7 @@ TRAPS: dict[str, list[Any]] = {
     "fundingIntervalHour": ["0", "-4", "x"],
     "markPrice": ["abc", "inf"],
     "indexPrice": [""],
+    "openInterest": ["many"],
     "openInterestValue": ["lots"],
     "turnover24h": [None],
     "deliveryTime": ["1790323200000", "x"],
@@ -357,6 +530,7 @@ TICKER_KEYS = (
     "fundingIntervalHour",
     "markPrice",
     "indexPrice",
+    "openInterest",
     "openInterestValue",
     "turnover24h",
     "deliveryTime",
@@ -390,20 +564,42 @@ def enveloped(*keys: str) -> st.SearchStrategy[Any]:
     return st.fixed_dictionaries({"result": mostly(st.fixed_dictionaries({"list": rows_of(*keys)}), JSON)})
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def rows_in(payload: Any, unusable: bool) -> int:
+    """How many rows a payload can contribute (0 when absent, set aside as unusable, or not enveloped)."""
+    try:
+        rows = payload["result"]["list"]
+    except (KeyError, IndexError, TypeError):
+        return 0
+    return 0 if unusable or not isinstance(rows, list) else len(rows)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rates=mostly(enveloped(*TICKER_KEYS), JSON),
     listing=mostly(enveloped(*LIST_KEYS), st.none(), st.none(), JSON),
+    inverse=mostly(enveloped(*TICKER_KEYS), st.none(), JSON),
+    inverse_listing=mostly(enveloped(*LIST_KEYS), st.none(), JSON),
 )
-def test_arbitrary_rows_never_break_build_rows(rates: Any, listing: Any) -> None:
+def test_arbitrary_rows_never_break_build_rows(
+    rates: Any, listing: Any, inverse: Any, inverse_listing: Any
+) -> None:
+    payloads = {
+        "tickers": rates,
+        "instruments-info": listing,
+        "tickers-inverse": inverse,
+        "instruments-info-inverse": inverse_listing,
+    }
     try:
-        result = bybit.build_rows({"tickers": rates, "instruments-info": listing}, OBSERVED)
+        result = bybit.build_rows(payloads, OBSERVED)
     except (BadPayload, EmptyPayload):
         return
-    listed = 0 if listing is None or "instruments-info" in result.unusable else len(listing["result"]["list"])
-    assert len(result.rows) + result.bad_rows <= len(rates["result"]["list"]) + listed  # one outcome a row
+    bound = sum(
+        rows_in(payloads[name], name in result.unusable) for family in bybit.FAMILIES for name in family[:2]
+    )
+    assert len(result.rows) + result.bad_rows <= bound  # one outcome a row
     for row in result.rows:
         assert isinstance(row.funding_rate, float) and math.isfinite(row.funding_rate)
         assert row.interval_hours is None or row.interval_hours > 0
         assert row.open_interest_usd is None or math.isfinite(row.open_interest_usd)
+        assert row.contract_type != "inverse" or row.volume_24h_usd is None
         assert set(row.flags) <= set(FLAGS)

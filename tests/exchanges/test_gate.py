@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from datetime import UTC, datetime
 
@@ -10,10 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from funding_finder.errors import BadPayload, EmptyPayload
+from funding_finder.errors import BadPayload, EmptyPayload, HttpClientError, RateLimited
 from funding_finder.exchanges import gate
 from funding_finder.exchanges.base import Role
+from funding_finder.http import VenueClient
+from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
+from funding_finder.simulator import Simulator
+from funding_finder.simulator.limits import LIMITS
 
 RECORDING_2026 = "futures-usdt-contracts__arb-chain-bot-20260827.trimmed.json"
 RECORDING_2023 = "futures-usdt-contracts__cryptofeed-20230524.json"
@@ -43,20 +48,19 @@ def by_native(result):
     return {row.native_symbol: row for row in result.rows}
 
 
-def test_spec_declares_the_usdt_contract_list_at_the_host_root():
+def test_spec_declares_one_contract_list_per_settle_currency_at_the_host_root():
     spec = gate.SPEC
     assert spec.id == "gate"
     assert spec.hosts == {"api": "https://api.gateio.ws"}
-    (endpoint,) = spec.endpoints
-    assert (endpoint.name, endpoint.path, endpoint.method, endpoint.role) == (
-        "contracts",
-        "/api/v4/futures/usdt/contracts",
-        "GET",
-        Role.RATES,
-    )
+    assert [(e.name, e.path, e.method, e.role, e.host) for e in spec.endpoints] == [
+        ("contracts", "/api/v4/futures/usdt/contracts", "GET", Role.RATES, "api"),
+        ("contracts-btc", "/api/v4/futures/btc/contracts", "GET", Role.RATES, "api"),
+    ]
     (limit,) = spec.limits
     assert (limit.name, limit.capacity, limit.window_s, limit.scope) == ("public", 200, 10.0, "endpoint")
-    assert limit.cost_of("contracts") == 1
+    assert limit.cost_of("contracts") == limit.cost_of("contracts-btc") == 1
+    assert limit.bucket_key("contracts", None) != limit.bucket_key("contracts-btc", None)
+    assert spec.workers == 2
 
 
 def test_btc_8h_row_field_by_field(contracts):
@@ -231,6 +235,102 @@ def test_no_envelope_inside_http_200(contracts):
     assert gate.SPEC.check_envelope("gate", "contracts", contracts) is None
 
 
+# -- BTC-settled (inverse) contracts ------------------------------------------------------------------------
+
+DOCS_DERIVED_BTC_CONTRACT = {
+    "name": "BTC_USD",
+    "type": "inverse",
+    "quanto_multiplier": "0",
+    "mark_price": "37985.6",
+    "index_price": "37954.92",
+    "in_delisting": False,
+    "funding_interval": 28800,
+    "funding_rate": "0.002053",
+    "funding_next_apply": 1610035200,
+    "position_size": 5223816,
+    "status": "trading",
+}
+"""DOCS-DERIVED, not a recording: no `/futures/btc/contracts` body was ever recorded. The field names and
+units of the handbook's contract object, with the values of Gate's documented contract example (2021-01),
+under the name and `type` of a BTC-settled inverse contract."""
+OBSERVED_DOCS = datetime(2021, 1, 7, 12, 0, tzinfo=UTC)  # before the example's settlement
+DOCS_SETTLEMENT = datetime(2021, 1, 7, 16, 0, tzinfo=UTC)  # funding_next_apply 1610035200 s
+
+
+def test_btc_settled_contract_is_an_inverse_btc_usd_row():
+    result = gate.build_rows({"contracts-btc": [dict(DOCS_DERIVED_BTC_CONTRACT)]}, OBSERVED_DOCS)
+    assert result.bad_rows == 0
+    (row,) = result.rows
+    assert row.exchange == "gate"
+    assert (row.symbol, row.native_symbol) == ("BTC/USD:BTC", "BTC_USD")
+    assert (row.base, row.multiplier, row.quote, row.settle) == ("BTC", 1, "USD", "BTC")
+    assert row.contract_type == "inverse"
+    assert row.funding_rate == 0.002053
+    assert row.interval_hours == 8
+    assert row.next_funding_time == DOCS_SETTLEMENT
+    assert (row.mark_price, row.index_price) == (37985.6, 37954.92)
+    assert row.open_interest_usd is None  # an inverse contract's size is not in the handbook
+    assert row.volume_24h_usd is None
+    assert row.apr == pytest.approx(0.002053 * 1095)
+    assert row.flags == ()
+
+
+def test_btc_settled_contracts_follow_the_same_filters():
+    delisting = dict(DOCS_DERIVED_BTC_CONTRACT, name="ETH_USD", in_delisting=True)
+    result = gate.build_rows({"contracts-btc": [delisting, dict(DOCS_DERIVED_BTC_CONTRACT)]}, OBSERVED_DOCS)
+    assert ([r.native_symbol for r in result.rows], result.bad_rows) == (["BTC_USD"], 0)
+
+
+def test_a_failed_settle_list_keeps_the_other_lists_rows(contracts):
+    both = {"contracts": contracts, "contracts-btc": [dict(DOCS_DERIVED_BTC_CONTRACT)]}
+    assert len(gate.build_rows(both, OBSERVED_2026).rows) == 25
+    usdt_only = gate.build_rows({**both, "contracts-btc": None}, OBSERVED_2026)
+    assert (len(usdt_only.rows), {r.contract_type for r in usdt_only.rows}) == (24, {"linear"})
+    btc_only = gate.build_rows({**both, "contracts": None}, OBSERVED_2026)
+    assert [(r.native_symbol, r.flags) for r in btc_only.rows] == [("BTC_USD", ("stale",))]
+    with pytest.raises(BadPayload):
+        gate.build_rows({"contracts": None, "contracts-btc": None}, OBSERVED_2026)
+    with pytest.raises(EmptyPayload):  # present but empty is an error, not a failed call
+        gate.build_rows({**both, "contracts-btc": []}, OBSERVED_2026)
+
+
+def test_end_to_end_through_the_simulator_without_violations():
+    with Simulator(latency_ms=0) as sim:
+        client = VenueClient(
+            gate.SPEC,
+            RateGate(gate.SPEC.id, gate.SPEC.limits),
+            base_urls={h: sim.venue_url(gate.SPEC.id) for h in gate.SPEC.hosts},
+            retries=0,
+        )
+        payloads = {}
+        for endpoint in gate.SPEC.endpoints:
+            try:
+                payloads[endpoint.name] = client.fetch(endpoint)
+            except HttpClientError:  # the BTC-settled list has no recording: the simulator answers 404
+                payloads[endpoint.name] = None
+        result = gate.build_rows(payloads, OBSERVED_2026)
+        stats = sim.stats()["venues"]["gate"]
+    assert (stats["violations"], stats["requests"]) == (0, 2)
+    assert payloads["contracts-btc"] is None
+    rows = by_native(result)
+    assert len(rows) == 24
+    assert (rows["BTC_USDT"].funding_rate, rows["BTC_USDT"].interval_hours) == (0.000007, 8)
+
+
+def test_crossing_the_simulated_limit_is_a_429_and_rate_limited():
+    sim_gate = LIMITS["gate"]
+    small = dataclasses.replace(sim_gate, pools=(dataclasses.replace(sim_gate.pool("public"), capacity=1),))
+    with Simulator(latency_ms=0, limits={**LIMITS, "gate": small}) as sim:
+        client = VenueClient(
+            gate.SPEC, RateGate("gate", gate.SPEC.limits), base_urls={"api": sim.venue_url("gate")}, retries=0
+        )
+        assert len(client.fetch(gate.SPEC.endpoint("contracts"))) == 24
+        with pytest.raises(RateLimited) as raised:
+            client.fetch(gate.SPEC.endpoint("contracts"))
+        assert sim.stats()["venues"]["gate"]["violations"] == 1
+    assert "HTTP 429" in str(raised.value) and "TOO_MANY_REQUESTS" in str(raised.value)
+
+
 NUMBERISH = st.sampled_from(["0.0001", "-0.001593", "", "abc", "NaN", "Infinity", "1e400"]) | st.floats()
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -262,11 +362,13 @@ ROW = (
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(ROW, max_size=6) | JSONISH)
-def test_arbitrary_json_never_breaks_build_rows(payload):
+@given(st.lists(ROW, max_size=6) | JSONISH, st.none() | st.lists(ROW, max_size=4) | JSONISH)
+def test_arbitrary_json_never_breaks_build_rows(payload, btc_payload):
     try:
-        result = build(payload)
+        result = gate.build_rows({"contracts": payload, "contracts-btc": btc_payload}, OBSERVED_2026)
     except (BadPayload, EmptyPayload):
         return
     assert all(math.isfinite(row.funding_rate) for row in result.rows)
-    assert len(result.rows) + result.bad_rows <= len(payload)
+    sizes = [len(p) for p in (payload, btc_payload) if isinstance(p, list)]
+    assert len(result.rows) + result.bad_rows <= sum(sizes)
+    assert all(row.open_interest_usd is None for row in result.rows if row.contract_type == "inverse")

@@ -112,11 +112,20 @@ def test_us30_24h_row_with_zero_rate(funding, ticker):
 
 
 def test_usd1_quote_is_linear_and_not_counted_as_usd(funding, ticker):
-    spx = by_native(build(funding, ticker))["SPX500_USD1"]
+    # TEST-MADE ticker payload: the 50 recorded ticker rows plus one row for SPX500_USD1 (the recorded
+    # BTC_USDT ticker row under that symbol), since the recorded ticker has no USD1 contract.
+    usd1_ticker = dict(next(r for r in ticker["data"] if r["symbol"] == "BTC_USDT"), symbol="SPX500_USD1")
+    with_usd1 = {**ticker, "data": [*ticker["data"], usd1_ticker]}
+    del next(r for r in funding["data"] if r["symbol"] == "SPX500_USD1")["fairPrice"]
+    rows = by_native(build(funding, with_usd1))
+    spx = rows["SPX500_USD1"]
     assert spx.symbol == "SPX500/USD1:USD1"
     assert (spx.base, spx.quote, spx.settle, spx.contract_type) == ("SPX500", "USD1", "USD1", "linear")
     assert spx.funding_rate == 6e-06
     assert spx.interval_hours == 1
+    assert spx.mark_price == 80318.2  # from the joined ticker row: the join took place
+    assert spx.volume_24h_usd is None  # its amount24 4477604519.13254 is in USD1, not counted as USD
+    assert rows["BTC_USDT"].volume_24h_usd == 4477604519.13254  # the same amount in USDT is
 
 
 def test_every_funding_row_becomes_a_row(funding, ticker):

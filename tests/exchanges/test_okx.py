@@ -5,6 +5,7 @@ Expected values are copied by hand from those files."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -16,8 +17,12 @@ from hypothesis import strategies as st
 from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
 from funding_finder.exchanges import okx
 from funding_finder.exchanges.base import Role
+from funding_finder.http import VenueClient
 from funding_finder.model import FLAGS, FundingRate
+from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
+from funding_finder.simulator import Simulator
+from funding_finder.simulator.limits import LIMITS
 
 ANY_OBSERVED = datetime(2026, 9, 19, 13, 24, 5, tzinfo=UTC)
 """Capture of the `instId=ANY` rows: latest row `ts` 1789824245867."""
@@ -267,6 +272,77 @@ def test_missing_next_funding_time_leaves_the_interval_unknown(any_rates: dict[s
     (got,) = okx.build_rows({"funding-rate": envelope(row), "instruments": None}, ANY_OBSERVED).rows
     assert (got.interval_hours, got.apr, got.flags) == (None, None, ("interval_unknown", "unfiltered"))
     assert got.next_funding_time == datetime(2026, 9, 19, 16, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("next_ms", ["1789833600000", "1789826400000"], ids=["equal", "before"])
+def test_next_funding_time_not_after_funding_time_keeps_the_row_with_the_interval_unknown(
+    any_rates: dict[str, Any], instruments: dict[str, Any], next_ms: str
+) -> None:
+    row = rate_row(any_rates, "BTC-USDT-SWAP") | {"nextFundingTime": next_ms}  # fundingTime 1789833600000
+    result = okx.build_rows({"funding-rate": envelope(row), "instruments": instruments}, ANY_OBSERVED)
+    assert result.bad_rows == 0  # a time comparison never drops a row
+    (got,) = result.rows
+    assert_row(
+        got,
+        symbol="BTC/USDT:USDT",
+        funding_rate=0.0001,
+        interval_hours=None,
+        apr=None,
+        next_funding_time=datetime(2026, 9, 19, 16, 0, tzinfo=UTC),
+        flags=("interval_unknown",),
+    )
+
+
+def test_every_inverse_swap_of_the_2022_list_is_coin_settled(any_rates: dict[str, Any]) -> None:
+    old_list = load_json("okx", "public-instruments-instType-SWAP__cryptofeed-20220513.json")
+    parsed = okx.parse_instruments(old_list)
+    inverse = [i for i in parsed.items if i.contract_type == "inverse"]
+    assert (len(parsed.items), len(inverse), parsed.bad_rows) == (166, 40, 0)
+    assert all(i.quote == "USD" and i.settle == i.base and i.inst_id.endswith("-USD-SWAP") for i in inverse)
+    # TEST-MADE rate rows: the recorded BTC-USDT-SWAP `ANY` row under each inverse instId of the list.
+    template = rate_row(any_rates, "BTC-USDT-SWAP")
+    payload = envelope(*(template | {"instId": i.inst_id} for i in inverse))
+    rows = {
+        r.native_symbol: r
+        for r in okx.build_rows({"funding-rate": payload, "instruments": old_list}, ANY_OBSERVED).rows
+    }
+    assert len(rows) == 40
+    assert all(r.contract_type == "inverse" and r.symbol == f"{r.base}/USD:{r.base}" for r in rows.values())
+    assert_row(
+        rows["ETH-USD-SWAP"], symbol="ETH/USD:ETH", quote="USD", settle="ETH", interval_hours=8, flags=()
+    )
+
+
+def test_end_to_end_through_the_simulator_without_violations() -> None:
+    with Simulator(latency_ms=0) as sim:
+        client = VenueClient(
+            okx.SPEC,
+            RateGate(okx.SPEC.id, okx.SPEC.limits),
+            base_urls={h: sim.venue_url(okx.SPEC.id) for h in okx.SPEC.hosts},
+        )
+        payloads = {e.name: client.fetch(e) for e in okx.SPEC.endpoints}
+        result = okx.build_rows(payloads, ANY_OBSERVED)
+        assert sim.stats()["venues"]["okx"]["violations"] == 0
+    rows = {r.native_symbol: r for r in result.rows}
+    assert list(rows) == ["BTC-USDT-SWAP", "OKB-USDT-SWAP", "ONE-USDT-SWAP"]
+    assert_row(rows["BTC-USDT-SWAP"], symbol="BTC/USDT:USDT", funding_rate=0.0001, interval_hours=8, flags=())
+
+
+def test_crossing_the_simulated_limit_is_the_recorded_429_and_rate_limited() -> None:
+    sim_okx = LIMITS["okx"]
+    pools = tuple(
+        dataclasses.replace(p, capacity=1) if p.name == "funding-rate" else p for p in sim_okx.pools
+    )
+    with Simulator(latency_ms=0, limits={**LIMITS, "okx": dataclasses.replace(sim_okx, pools=pools)}) as sim:
+        client = VenueClient(
+            okx.SPEC, RateGate("okx", okx.SPEC.limits), base_urls={"api": sim.venue_url("okx")}, retries=0
+        )
+        rates = okx.SPEC.endpoint("funding-rate")
+        assert client.fetch(rates)["code"] == "0"
+        with pytest.raises(RateLimited) as raised:
+            client.fetch(rates)
+        assert sim.stats()["venues"]["okx"]["violations"] == 1
+    assert "HTTP 429" in str(raised.value) and "50011" in str(raised.value)
 
 
 def test_wrong_shapes(any_rates: dict[str, Any]) -> None:

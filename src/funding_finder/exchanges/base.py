@@ -51,6 +51,9 @@ class Endpoint:
     host: str = "api"
     instrument: str | None = None
     """The instrument id charged to per-instrument limits (OKX `instId=ANY`)."""
+    max_age_s: float | None = None
+    """INSTRUMENTS only: how long a stored copy may stand in for the call (None: the collector's
+    setting; 0: every cycle, where the list's absences carry meaning, as Binance's delistings)."""
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,36 @@
-"""Binance USDⓈ-M futures: every perpetual's current funding from three public calls.
+"""Binance futures, two families: USDⓈ-M (fapi, linear) and COIN-M (dapi, inverse), three calls each.
 
 Docs: https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Mark-Price
-(premiumIndex), …/Get-Funding-Rate-Info (fundingInfo), …/Exchange-Information (exchangeInfo).
+(premiumIndex), …/Get-Funding-Rate-Info (fundingInfo), …/Exchange-Information (exchangeInfo); COIN-M the
+same pages under https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/.
 
+Endpoints: `https://fapi.binance.com/fapi/v1/{premiumIndex,fundingInfo,exchangeInfo}` and
+`https://dapi.binance.com/dapi/v1/{premiumIndex,fundingInfo,exchangeInfo}` (host keys "api", "dapi").
 Units: `lastFundingRate` is a string fraction per interval — the *current* period's rate, settling at
 `nextFundingTime` (int ms; 0 on delivery and settled rows). `markPrice` / `indexPrice` are strings in the
-quote currency. premiumIndex carries no open interest, no volume and no next-period rate: left None.
-Interval: fundingInfo `fundingIntervalHours` (int hours); Binance lists only adjusted symbols, so a
-symbol absent from a fundingInfo that answered is 8 h (documented); no fundingInfo ⇒ interval unknown.
-Filters: exchangeInfo `status == TRADING` and `contractType` PERPETUAL or TRADIFI_PERPETUAL; a rate symbol
-absent from exchangeInfo is delisted and dropped; `nextFundingTime == 0` is dropped always.
+quote currency (USD for COIN-M). premiumIndex carries no open interest, no volume and no next-period rate.
+Interval: fundingInfo `fundingIntervalHours` (int hours) of the same family; Binance lists only adjusted
+symbols, so a symbol absent from a fundingInfo that answered is 8 h (documented for USDⓈ-M; COIN-M is read
+the same way, its docs page describing the same list); no fundingInfo ⇒ interval unknown.
+Filters: exchangeInfo `status` (dapi: `contractStatus`) == TRADING and `contractType` PERPETUAL (fapi also
+TRADIFI_PERPETUAL); a rate symbol absent from exchangeInfo is delisted and dropped; `nextFundingTime == 0`
+is dropped always (dapi delivery rows also send `lastFundingRate: ""`).
+Symbols: `baseAsset/quoteAsset:marginAsset`; dapi `BTCUSD_PERP` → `BTC/USD:BTC`, contract_type inverse.
+Limits: fapi REQUEST_WEIGHT 2400 / min (premiumIndex 10, exchangeInfo 1, fundingInfo and fundingRate 0)
+plus the fapi fundingInfo + fundingRate pool of 500 / 5 min; dapi has its own REQUEST_WEIGHT 2400 / min
+(dapi exchangeInfo.rateLimits; premiumIndex 10, exchangeInfo 1, fundingRate 1; dapi fundingInfo's weight
+is not stated, charged 1 as the conservative reading). `X-MBX-USED-WEIGHT-1M` resyncs the fapi pool only
+(a dapi answer's count can only book more, never less).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import EmptyPayload
+from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
@@ -31,13 +42,21 @@ from funding_finder.exchanges.base import (
     parse_secondary,
     text,
 )
-from funding_finder.model import AssetClass, FundingRate, from_ms, make_rate, number, optional_number
+from funding_finder.model import (
+    AssetClass,
+    ContractType,
+    FundingRate,
+    from_ms,
+    make_rate,
+    number,
+    optional_number,
+)
 from funding_finder.ratelimit import Limit
 
 VENUE = "binance"
 RATES, INTERVALS, INSTRUMENTS = "premiumIndex", "fundingInfo", "exchangeInfo"
+DAPI_RATES, DAPI_INTERVALS, DAPI_INSTRUMENTS = "dapi-premiumIndex", "dapi-fundingInfo", "dapi-exchangeInfo"
 DEFAULT_INTERVAL_HOURS = 8
-KEPT_CONTRACT_TYPES = frozenset({"PERPETUAL", "TRADIFI_PERPETUAL"})
 UNDERLYING_ASSET_CLASS: dict[str, AssetClass] = {
     "EQUITY": "equity",
     "KR_EQUITY": "equity",
@@ -48,31 +67,42 @@ UNDERLYING_ASSET_CLASS: dict[str, AssetClass] = {
 """`underlyingType` → asset class (COIN and unknown types are crypto). Mostly TRADIFI_PERPETUAL contracts;
 PREMARKET = pre-IPO company shares (OPENAI, ANTHROPIC); BTCDOMUSDT is an INDEX perpetual."""
 QUOTE_SUFFIXES = ("USDT", "USDC", "USD1", "BTC", "U")
-"""Quotes seen in exchangeInfo, for reading a symbol when exchangeInfo is missing (longest match first)."""
+"""Quotes seen in fapi exchangeInfo, for reading a symbol when exchangeInfo is missing (longest first)."""
 
 SPEC = VenueSpec(
     id=VENUE,
-    name="Binance USDⓈ-M",
-    hosts={"api": "https://fapi.binance.com"},
+    name="Binance futures (USDⓈ-M and COIN-M)",
+    hosts={"api": "https://fapi.binance.com", "dapi": "https://dapi.binance.com"},
     endpoints=(
         Endpoint(RATES, "/fapi/v1/premiumIndex", Role.RATES),
         Endpoint(INTERVALS, "/fapi/v1/fundingInfo", Role.EXTRA),
-        Endpoint(INSTRUMENTS, "/fapi/v1/exchangeInfo", Role.INSTRUMENTS),
+        # every cycle: a symbol absent from exchangeInfo is delisted and dropped, so the list must be current
+        Endpoint(INSTRUMENTS, "/fapi/v1/exchangeInfo", Role.INSTRUMENTS, max_age_s=0),
+        Endpoint(DAPI_RATES, "/dapi/v1/premiumIndex", Role.RATES, host="dapi"),
+        Endpoint(DAPI_INTERVALS, "/dapi/v1/fundingInfo", Role.EXTRA, host="dapi"),
+        Endpoint(DAPI_INSTRUMENTS, "/dapi/v1/exchangeInfo", Role.INSTRUMENTS, host="dapi", max_age_s=0),
     ),
     limits=(
         Limit(
             "REQUEST_WEIGHT",
             2400,
             60.0,
-            costs={"premiumIndex": 10, "fundingInfo": 0, "exchangeInfo": 1, "fundingRate": 1},
-            default_cost=1,
+            costs={"premiumIndex": 10, "fundingInfo": 0, "exchangeInfo": 1, "fundingRate": 0},
+            default_cost=0,
         ),
         Limit(
             "fundingInfo+fundingRate", 500, 300.0, costs={"fundingInfo": 1, "fundingRate": 1}, default_cost=0
         ),
+        Limit(
+            "dapi REQUEST_WEIGHT",
+            2400,
+            60.0,
+            costs={DAPI_RATES: 10, DAPI_INTERVALS: 1, DAPI_INSTRUMENTS: 1, "dapi-fundingRate": 1},
+            default_cost=0,
+        ),
     ),
     docs_url="https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info",
-    workers=3,
+    workers=3,  # six small calls in two round trips
     usage_headers={"X-MBX-USED-WEIGHT-1M": "REQUEST_WEIGHT"},
 )
 
@@ -95,10 +125,63 @@ class Instrument:
     asset_class: AssetClass
 
 
-def parse_premium_index(payload: Any) -> Parsed[Premium]:
+def _fapi_symbol(symbol: str) -> Instrument | None:
+    """`BTCUSDT` → BTC/USDT:USDT when exchangeInfo is missing (fapi is linear, settled in the quote)."""
+    for quote in QUOTE_SUFFIXES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return Instrument(symbol, symbol[: -len(quote)], quote, quote, "crypto")
+    raise ValueError(f"no known quote in {symbol!r}")
+
+
+def _dapi_symbol(symbol: str) -> Instrument | None:
+    """`BTCUSD_PERP` → BTC/USD:BTC when dapi exchangeInfo is missing; a dated `BTCUSD_260925` is dropped."""
+    pair, _, kind = symbol.partition("_")
+    if kind != "PERP":
+        return None
+    if not pair.endswith("USD") or len(pair) <= 3:
+        raise ValueError(f"not a COIN-M pair: {symbol!r}")
+    return Instrument(symbol, pair[:-3], "USD", pair[:-3], "crypto")
+
+
+@dataclass(frozen=True)
+class Family:
+    """One product line: its three endpoints and what differs between fapi and dapi."""
+
+    rates: str
+    intervals: str
+    instruments: str
+    contract_type: ContractType
+    status_field: str
+    kept_types: frozenset[str]
+    from_symbol: Callable[[str], Instrument | None]
+
+
+FAMILIES = (
+    Family(
+        RATES,
+        INTERVALS,
+        INSTRUMENTS,
+        "linear",
+        "status",
+        frozenset({"PERPETUAL", "TRADIFI_PERPETUAL"}),
+        _fapi_symbol,
+    ),
+    Family(
+        DAPI_RATES,
+        DAPI_INTERVALS,
+        DAPI_INSTRUMENTS,
+        "inverse",
+        "contractStatus",
+        frozenset({"PERPETUAL"}),
+        _dapi_symbol,
+    ),
+)
+
+
+def parse_premium_index(payload: Any, endpoint: str = RATES) -> Parsed[Premium]:
     """premiumIndex rows; `nextFundingTime == 0` (delivery, settled) is dropped on purpose."""
     if payload == []:
-        raise EmptyPayload(VENUE, RATES, "no rows")
+        raise EmptyPayload(VENUE, endpoint, "no rows")
 
     def one(row: Any) -> Premium | None:
         next_ms = number(row["nextFundingTime"])
@@ -112,10 +195,10 @@ def parse_premium_index(payload: Any) -> Parsed[Premium]:
             optional_number(row.get("indexPrice")),
         )
 
-    return parse_rows(VENUE, RATES, payload, one)
+    return parse_rows(VENUE, endpoint, payload, one)
 
 
-def parse_funding_info(payload: Any) -> Parsed[tuple[str, float]]:
+def parse_funding_info(payload: Any, endpoint: str = INTERVALS) -> Parsed[tuple[str, float]]:
     """(symbol, fundingIntervalHours) of the symbols whose funding parameters were adjusted."""
 
     def one(row: Any) -> tuple[str, float]:
@@ -124,49 +207,65 @@ def parse_funding_info(payload: Any) -> Parsed[tuple[str, float]]:
             raise ValueError(f"interval {hours} h")
         return text(row["symbol"]), hours
 
-    return parse_rows(VENUE, INTERVALS, payload, one)
+    return parse_rows(VENUE, endpoint, payload, one)
 
 
-def parse_exchange_info(payload: Any) -> Parsed[Instrument]:
-    """The tradable perpetuals (TRADING, PERPETUAL or TRADIFI_PERPETUAL); every other symbol is dropped."""
+def parse_exchange_info(payload: Any, family: Family = FAMILIES[0]) -> Parsed[Instrument]:
+    """The family's tradable perpetuals (TRADING and a kept contractType); every other symbol is dropped."""
 
     def one(row: Any) -> Instrument | None:
-        contract_type = row["contractType"]
-        if row["status"] != "TRADING" or contract_type not in KEPT_CONTRACT_TYPES:
+        if row[family.status_field] != "TRADING" or row["contractType"] not in family.kept_types:
             return None
-        asset_class = UNDERLYING_ASSET_CLASS.get(row.get("underlyingType"), "crypto")
         return Instrument(
             text(row["symbol"]),
             text(row["baseAsset"]),
             text(row["quoteAsset"]),
             text(row["marginAsset"]),
-            asset_class,
+            UNDERLYING_ASSET_CLASS.get(row.get("underlyingType"), "crypto"),
         )
 
-    rows = field_of(VENUE, INSTRUMENTS, payload, "symbols")
+    rows = field_of(VENUE, family.instruments, payload, "symbols")
     if rows == []:  # never a real list: it would drop every contract as delisted
-        raise EmptyPayload(VENUE, INSTRUMENTS, "no instruments")
-    return parse_rows(VENUE, INSTRUMENTS, rows, one)
+        raise EmptyPayload(VENUE, family.instruments, "no instruments")
+    return parse_rows(VENUE, family.instruments, rows, one)
 
 
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
-    rates = parse_premium_index(payloads[RATES])
-    unusable: set[str] = set()
-    parsed_intervals = parse_secondary(payloads.get(INTERVALS), parse_funding_info, INTERVALS, unusable)
+    """The rows of every family whose premiumIndex answered; a failed family (None) costs only itself."""
+    answered = [family for family in FAMILIES if payloads.get(family.rates) is not None]
+    if not answered:
+        raise BadPayload(VENUE, RATES, "no premiumIndex payload of any family")
+    result = BuildResult([])
+    for family in answered:
+        _build_family(family, payloads, observed_at, result)
+    return result
+
+
+def _build_family(
+    family: Family, payloads: Mapping[str, Any | None], observed_at: datetime, result: BuildResult
+) -> None:
+    rates = parse_premium_index(payloads[family.rates], family.rates)
+    parsed_intervals = parse_secondary(
+        payloads.get(family.intervals),
+        lambda p: parse_funding_info(p, family.intervals),
+        family.intervals,
+        result.unusable,
+    )
     parsed_instruments = parse_secondary(
-        payloads.get(INSTRUMENTS), parse_exchange_info, INSTRUMENTS, unusable
+        payloads.get(family.instruments),
+        lambda p: parse_exchange_info(p, family),
+        family.instruments,
+        result.unusable,
     )
     intervals = None if parsed_intervals is None else dict(parsed_intervals.items)
     instruments = None if parsed_instruments is None else {i.symbol: i for i in parsed_instruments.items}
-    bad_rows = rates.bad_rows + sum(p.bad_rows for p in (parsed_intervals, parsed_instruments) if p)
+    result.bad_rows += rates.bad_rows + sum(p.bad_rows for p in (parsed_intervals, parsed_instruments) if p)
 
     def join(rate: Premium) -> FundingRate | None:
-        if instruments is None:
-            instrument = _instrument_from_symbol(rate.symbol)
-        else:
-            instrument = instruments.get(rate.symbol)
-            if instrument is None:  # delisted, settling, pending or dated: Binance documents the list
-                return None
+        # Absent from an answered list: delisted, settling, pending or dated (Binance documents the list).
+        instrument = family.from_symbol(rate.symbol) if instruments is None else instruments.get(rate.symbol)
+        if instrument is None:
+            return None
         interval = None if intervals is None else intervals.get(rate.symbol, DEFAULT_INTERVAL_HOURS)
         return make_rate(
             exchange=VENUE,
@@ -174,7 +273,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             listed_base=instrument.base,
             quote=instrument.quote,
             settle=instrument.settle,
-            contract_type="linear",
+            contract_type=family.contract_type,
             funding_rate=rate.rate,
             interval_hours=interval,
             next_funding_time=rate.next_funding_time,
@@ -185,13 +284,6 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             listed=None if instruments is None else True,
         )
 
-    joined = parse_rows(VENUE, RATES, rates.items, join)
-    return BuildResult(joined.items, bad_rows + joined.bad_rows, unusable)
-
-
-def _instrument_from_symbol(symbol: str) -> Instrument:
-    """`BTCUSDT` → BTC/USDT:USDT when exchangeInfo is missing (fapi is linear, settled in the quote)."""
-    for quote in QUOTE_SUFFIXES:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return Instrument(symbol, symbol[: -len(quote)], quote, quote, "crypto")
-    raise ValueError(f"no known quote in {symbol!r}")
+    joined = parse_rows(VENUE, family.rates, rates.items, join)
+    result.rows += joined.items
+    result.bad_rows += joined.bad_rows

@@ -1,18 +1,24 @@
-"""Bybit v5 linear perpetuals (USDT and USDC): all tickers in one call, joined to the instrument list.
+"""Bybit v5 perpetuals, two families: linear (USDT and USDC) and inverse (coin-settled), tickers + list each.
 
 Docs: https://bybit-exchange.github.io/docs/v5/market/tickers and
 https://bybit-exchange.github.io/docs/v5/market/instrument (envelope `{"retCode":0,"result":{"list":[…]}}`).
 
+Endpoints: `GET /v5/market/tickers?category=linear` and `?category=inverse` (RATES, one per family; no
+symbol ⇒ all), `GET /v5/market/instruments-info?category=linear&limit=1000` and `?category=inverse`
+(INSTRUMENTS). A failed family's tickers (None) cost only that family's rows.
 Units (all strings): `fundingRate` is a fraction per interval of the current period, settling at
-`nextFundingTime` (ms); `markPrice` / `indexPrice` in the quote currency; `openInterestValue` and
-`turnover24h` in the quote currency (counted as USD for USDT/USDC quotes).
+`nextFundingTime` (ms); `markPrice` / `indexPrice` in the quote currency. Linear: `openInterestValue` and
+`turnover24h` in the quote currency (counted as USD for USDT/USDC quotes). Inverse: `openInterest` is in
+USD contracts (the handbook), so it is the open interest in USD; `openInterestValue` and `turnover24h` are
+coin amounts and the unit of `volume24h` is not stated, so volume_24h_usd stays None.
 Interval: tickers `fundingIntervalHour` (hours, same row as the rate), else instruments `fundingInterval`
 (**minutes**) ÷ 60, else unknown.
 Filters: instruments `contractType` LinearPerpetual / InversePerpetual with `status == "Trading"`; dated
-futures (`BTCUSDT-25SEP26`, LinearFutures) are dropped, also without a list when the ticker's
-`deliveryTime` is set. A ticker missing from the instrument list is kept, `unlisted`.
-Symbols from instruments (`baseCoin/quoteCoin:settleCoin`), else `…USDT` ⇒ USDT, `…PERP` ⇒ USDC.
-`symbolType` stock ⇒ equity, commodity ⇒ commodity.
+futures (`BTCUSDT-25SEP26`, LinearFutures, InverseFutures) are dropped, also without a list when the
+ticker's `deliveryTime` is set. A ticker missing from its family's list is kept, `unlisted`.
+Symbols from instruments (`baseCoin/quoteCoin:settleCoin`), else linear `…USDT` ⇒ USDT, `…PERP` ⇒ USDC,
+inverse `BTCUSD` ⇒ `BTC/USD:BTC`. `symbolType` stock ⇒ equity, commodity ⇒ commodity.
+Envelope: `base.code_envelope` on `retCode` (0 passes; 10006 and 10429 are Bybit's rate limits).
 """
 
 from __future__ import annotations
@@ -23,13 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
+from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    code_envelope,
     field_of,
     parse_rows,
     parse_secondary,
@@ -41,6 +48,7 @@ from funding_finder.ratelimit import Limit
 
 VENUE = "bybit"
 RATES, INSTRUMENTS = "tickers", "instruments-info"
+INVERSE_RATES, INVERSE_INSTRUMENTS = "tickers-inverse", "instruments-info-inverse"
 RATE_LIMIT_CODES = frozenset({"10006", "10429"})
 """retCode values of Bybit's rate limits (compared as text: the code is a number on the wire)."""
 PERPETUALS: dict[str, ContractType] = {"LinearPerpetual": "linear", "InversePerpetual": "inverse"}
@@ -49,18 +57,15 @@ ASSET_CLASSES: dict[str, AssetClass] = {"stock": "equity", "commodity": "commodi
 
 log = logging.getLogger(__name__)
 
+_check_code = code_envelope("retCode", ok=(0,), message_fields=("retMsg",), rate_limit_codes=RATE_LIMIT_CODES)
+
 
 def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """`retCode != 0` inside HTTP 200 is an error; 10006 / 10429 are Bybit's rate-limit codes."""
-    if not isinstance(payload, dict) or "retCode" not in payload:
+    """`retCode != 0` inside HTTP 200 is an error; 10006 / 10429 are Bybit's rate-limit codes. Every
+    Bybit answer is an object, so anything else (which code_envelope leaves to the parser) is BadPayload."""
+    if not isinstance(payload, dict):
         raise BadPayload(venue, endpoint, "no Bybit envelope (retCode)")
-    code = str(payload["retCode"])
-    if code == "0":
-        return
-    detail = f"retCode {code}: {payload.get('retMsg', '')}"
-    if code in RATE_LIMIT_CODES:
-        raise RateLimited(venue, endpoint, detail)
-    raise ExchangeError(venue, endpoint, detail)
+    _check_code(venue, endpoint, payload)
 
 
 SPEC = VenueSpec(
@@ -75,8 +80,15 @@ SPEC = VenueSpec(
             Role.INSTRUMENTS,
             params={"category": "linear", "limit": "1000"},
         ),
+        Endpoint(INVERSE_RATES, "/v5/market/tickers", Role.RATES, params={"category": "inverse"}),
+        Endpoint(
+            INVERSE_INSTRUMENTS,
+            "/v5/market/instruments-info",
+            Role.INSTRUMENTS,
+            params={"category": "inverse"},
+        ),
     ),
-    limits=(Limit("ip", 600, 5.0),),
+    limits=(Limit("ip", 600, 5.0),),  # every call to api.bybit.com, 1 each, per IP
     docs_url="https://bybit-exchange.github.io/docs/v5/market/tickers",
     check_envelope=check_envelope,
     workers=2,
@@ -91,6 +103,7 @@ class Ticker:
     interval_hours: float | None
     mark_price: float | None
     index_price: float | None
+    open_interest: float | None
     open_interest_value: float | None
     turnover_24h: float | None
 
@@ -107,11 +120,11 @@ class Instrument:
     asset_class: AssetClass
 
 
-def parse_tickers(payload: Any) -> Parsed[Ticker]:
+def parse_tickers(payload: Any, endpoint: str = RATES) -> Parsed[Ticker]:
     """Ticker rows; a row with a delivery time (a dated future) is dropped on purpose."""
-    rows = field_of(VENUE, RATES, payload, "result", "list")
+    rows = field_of(VENUE, endpoint, payload, "result", "list")
     if rows == []:
-        raise EmptyPayload(VENUE, RATES, "no rows")
+        raise EmptyPayload(VENUE, endpoint, "no rows")
 
     def one(row: Any) -> Ticker | None:
         if optional(row.get("deliveryTime")):
@@ -124,18 +137,19 @@ def parse_tickers(payload: Any) -> Parsed[Ticker]:
             _positive(optional(row.get("fundingIntervalHour"))),
             optional(row.get("markPrice")),
             optional(row.get("indexPrice")),
+            optional(row.get("openInterest")),
             optional(row.get("openInterestValue")),
             optional(row.get("turnover24h")),
         )
 
-    return parse_rows(VENUE, RATES, rows, one)
+    return parse_rows(VENUE, endpoint, rows, one)
 
 
-def parse_instruments_info(payload: Any) -> Parsed[Instrument]:
+def parse_instruments_info(payload: Any, endpoint: str = INSTRUMENTS) -> Parsed[Instrument]:
     """Every listed contract; `contract_type` None marks the ones that are not trading perpetuals."""
-    result = field_of(VENUE, INSTRUMENTS, payload, "result")
+    result = field_of(VENUE, endpoint, payload, "result")
     if isinstance(result, dict) and result.get("nextPageCursor"):
-        log.warning("bybit instruments-info: more pages than the one read; missing rows will be unlisted")
+        log.warning("bybit %s: more pages than the one read; missing rows will be unlisted", endpoint)
 
     def one(row: Any) -> Instrument:
         contract_type = PERPETUALS.get(row["contractType"]) if row["status"] == "Trading" else None
@@ -150,28 +164,55 @@ def parse_instruments_info(payload: Any) -> Parsed[Instrument]:
             ASSET_CLASSES.get(row.get("symbolType") or "", "crypto"),
         )
 
-    rows = field_of(VENUE, INSTRUMENTS, payload, "result", "list")
+    rows = field_of(VENUE, endpoint, payload, "result", "list")
     if rows == []:  # never a real list: it would unlist every contract
-        raise EmptyPayload(VENUE, INSTRUMENTS, "no instruments")
-    return parse_rows(VENUE, INSTRUMENTS, rows, one)
+        raise EmptyPayload(VENUE, endpoint, "no instruments")
+    return parse_rows(VENUE, endpoint, rows, one)
+
+
+FAMILIES: tuple[tuple[str, str, ContractType], ...] = (
+    (RATES, INSTRUMENTS, "linear"),
+    (INVERSE_RATES, INVERSE_INSTRUMENTS, "inverse"),
+)
+"""(tickers endpoint, instrument-list endpoint, family) per category."""
 
 
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
-    tickers = parse_tickers(payloads[RATES])
-    bad_rows = tickers.bad_rows
-    unusable: set[str] = set()
-    parsed_instruments = parse_secondary(
-        payloads.get(INSTRUMENTS), parse_instruments_info, INSTRUMENTS, unusable
+    """The rows of every category whose tickers answered; a failed category (None) costs only itself."""
+    answered = [family for family in FAMILIES if payloads.get(family[0]) is not None]
+    if not answered:
+        raise BadPayload(VENUE, RATES, "no tickers payload of any category")
+    result = BuildResult([])
+    for rates, instruments, family in answered:
+        _build_family(
+            payloads[rates], payloads.get(instruments), rates, instruments, family, observed_at, result
+        )
+    return result
+
+
+def _build_family(
+    rates_payload: Any,
+    list_payload: Any | None,
+    rates: str,
+    listing: str,
+    family: ContractType,
+    observed_at: datetime,
+    result: BuildResult,
+) -> None:
+    tickers = parse_tickers(rates_payload, rates)
+    result.bad_rows += tickers.bad_rows
+    parsed = parse_secondary(
+        list_payload, lambda p: parse_instruments_info(p, listing), listing, result.unusable
     )
     instruments = None
-    if parsed_instruments is not None:
-        instruments = {i.symbol: i for i in parsed_instruments.items}
-        bad_rows += parsed_instruments.bad_rows
+    if parsed is not None:
+        instruments = {i.symbol: i for i in parsed.items}
+        result.bad_rows += parsed.bad_rows
 
     def join(ticker: Ticker) -> FundingRate | None:
         instrument = None if instruments is None else instruments.get(ticker.symbol)
         if instrument is None:
-            instrument = _instrument_from_symbol(ticker.symbol)
+            instrument = _instrument_from_symbol(ticker.symbol, family)
         if instrument.contract_type is None:
             return None  # dated future, or not trading
         return make_rate(
@@ -187,18 +228,32 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             observed_at=observed_at,
             mark_price=ticker.mark_price,
             index_price=ticker.index_price,
-            open_interest_usd=usd_value(ticker.open_interest_value, instrument.quote),
-            volume_24h_usd=usd_value(ticker.turnover_24h, instrument.quote),
+            open_interest_usd=_open_interest_usd(ticker, instrument),
+            volume_24h_usd=usd_value(ticker.turnover_24h, instrument.quote)
+            if instrument.contract_type == "linear"
+            else None,
             asset_class=instrument.asset_class,
             listed=None if instruments is None else ticker.symbol in instruments,
         )
 
-    joined = parse_rows(VENUE, RATES, tickers.items, join)
-    return BuildResult(joined.items, bad_rows + joined.bad_rows, unusable)
+    joined = parse_rows(VENUE, rates, tickers.items, join)
+    result.rows += joined.items
+    result.bad_rows += joined.bad_rows
 
 
-def _instrument_from_symbol(symbol: str) -> Instrument:
-    """`BTCUSDT` → BTC/USDT:USDT, `BTCPERP` → BTC/USDC:USDC (Bybit's USDC perpetual names)."""
+def _open_interest_usd(ticker: Ticker, instrument: Instrument) -> float | None:
+    """Linear: `openInterestValue` (quote currency). Inverse: `openInterest`, counted in USD contracts."""
+    if instrument.contract_type == "inverse":
+        return usd_value(ticker.open_interest, instrument.quote)
+    return usd_value(ticker.open_interest_value, instrument.quote)
+
+
+def _instrument_from_symbol(symbol: str, family: ContractType) -> Instrument:
+    """Linear `BTCUSDT` → BTC/USDT:USDT, `BTCPERP` → BTC/USDC:USDC; inverse `BTCUSD` → BTC/USD:BTC."""
+    if family == "inverse":
+        if symbol.endswith("USD") and len(symbol) > 3:
+            return Instrument(symbol, symbol[:-3], "USD", symbol[:-3], "inverse", None, "crypto")
+        raise ValueError(f"not an inverse perpetual name: {symbol!r}")
     for suffix, quote in (("USDT", "USDT"), ("PERP", "USDC")):
         if symbol.endswith(suffix) and len(symbol) > len(suffix):
             return Instrument(symbol, symbol[: -len(suffix)], quote, quote, "linear", None, "crypto")

@@ -3,15 +3,20 @@
 Docs: https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate and
 https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments (envelope `{"code":"0","data":[…]}`).
 
+Endpoints: `GET /api/v5/public/funding-rate?instId=ANY` (RATES; "all swap symbols", linear and inverse)
+and `GET /api/v5/public/instruments?instType=SWAP` (INSTRUMENTS; the same swaps, both families).
 Units (all strings): `fundingRate` is a fraction per interval — the *current* period's rate, settling at
 `fundingTime` (ms, the upcoming settlement); `nextFundingTime` (ms) is the settlement after it and
 `nextFundingRate` the next period's rate (`""` under `method=current_period` ⇒ None). No mark, index,
 open interest or volume here: left None.
 Interval: `nextFundingTime − fundingTime` in hours (OKX documents reading it from that difference);
-unknown when `nextFundingTime` is absent.
+unknown (None, flag `interval_unknown`) when `nextFundingTime` is absent or not after `fundingTime` —
+a time comparison never drops a row.
 Filters: `instType == "SWAP"` (`ANY` also returns X-Perps `FUTURES` rows, dropped); instruments
 `state == "live"` (other states dropped). A swap missing from the instrument list is kept, `unlisted`.
-Symbols from instruments (`instFamily` or `uly` BASE-QUOTE, `settleCcy`, `ctType`), else from `instId`.
+Symbols from instruments (`instFamily` or `uly` BASE-QUOTE, `settleCcy`, `ctType`), else from `instId`:
+`BTC-USDT-SWAP` → `BTC/USDT:USDT` linear, inverse `BTC-USD-SWAP` → `BTC/USD:BTC` (settled in the coin).
+Envelope: `base.code_envelope` on `code` ("0" passes, 50011 — also sent as a number — is the rate limit).
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
+from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    code_envelope,
     field_of,
     parse_rows,
     parse_secondary,
@@ -42,17 +48,16 @@ RATE_LIMIT_CODES = frozenset({"50011"})
 MS_PER_HOUR = 3_600_000
 
 
+_check_code = code_envelope("code", ok=("0",), rate_limit_codes=RATE_LIMIT_CODES)
+
+
 def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """`code != "0"` inside HTTP 200 is an error; 50011 (also sent as a number) is OKX's rate limit."""
-    if not isinstance(payload, dict) or "code" not in payload:
+    """`code != "0"` inside HTTP 200 is an error; 50011 (also sent as a number) is OKX's rate limit.
+    Every OKX answer is an object, so anything else (which code_envelope leaves to the parser) is
+    BadPayload here already."""
+    if not isinstance(payload, dict):
         raise BadPayload(venue, endpoint, "no OKX envelope (code)")
-    code = str(payload["code"])
-    if code == "0":
-        return
-    detail = f"code {code}: {payload.get('msg', '')}"
-    if code in RATE_LIMIT_CODES:
-        raise RateLimited(venue, endpoint, detail)
-    raise ExchangeError(venue, endpoint, detail)
+    _check_code(venue, endpoint, payload)
 
 
 SPEC = VenueSpec(
@@ -112,11 +117,8 @@ def parse_funding_rate(payload: Any) -> Parsed[Rate]:
             return None
         funding_ms = number(row["fundingTime"])
         next_ms = optional_number(row.get("nextFundingTime"))
-        interval = None
-        if next_ms is not None:
-            if next_ms <= funding_ms:
-                raise ValueError(f"nextFundingTime {next_ms} not after fundingTime {funding_ms}")
-            interval = (next_ms - funding_ms) / MS_PER_HOUR
+        # Not after fundingTime: the interval is unknown, never a reason to drop the row.
+        interval = None if next_ms is None or next_ms <= funding_ms else (next_ms - funding_ms) / MS_PER_HOUR
         return Rate(
             text(row["instId"]),
             number(row["fundingRate"]),

@@ -1,7 +1,12 @@
-"""Binance USDⓈ-M futures: https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info
+"""Binance futures: USDⓈ-M (fapi) https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info
+and COIN-M (dapi) https://developers.binance.com/docs/derivatives/coin-margined-futures/general-info.
 
-Limits also in exchangeInfo.rateLimits: REQUEST_WEIGHT 2400 / 1 min per IP. premiumIndex weighs 1 with a
-symbol and 10 without; fundingInfo weighs 0 but shares a 500 / 5 min / IP bucket with fundingRate.
+fapi limits, also in its exchangeInfo.rateLimits: REQUEST_WEIGHT 2400 / 1 min per IP. premiumIndex weighs 1
+with a symbol and 10 without; fundingInfo and fundingRate weigh 0 there but share a 500 / 5 min / IP bucket.
+dapi has its own REQUEST_WEIGHT of 2400 / 1 min per IP (the recorded dapi exchangeInfo.rateLimits):
+premiumIndex 1 / 10 the same way, exchangeInfo 1, fundingRate 1; dapi fundingInfo's weight is not stated,
+so the stricter reading, 1. Only dapi exchangeInfo (2021) is recorded: dapi premiumIndex and fundingInfo
+have no recording and answer 404 here. The weight header reports the fapi pool on every answer.
 """
 
 from __future__ import annotations
@@ -43,15 +48,19 @@ VENUE = SimVenue(
         RouteKey(
             "binance", "GET", "/fapi/v1/exchangeInfo"
         ): "fapi-v1-exchangeInfo__noahark-20260704T1556Z.json",
+        RouteKey("binance", "GET", "/dapi/v1/exchangeInfo"): "dapi-v1-exchangeInfo__cryptofeed-20210722.json",
     },
     limits=VenueLimits(
-        pools=(Pool("weight", 2400, 60.0), Pool("funding", 500, 300.0)),
+        pools=(Pool("weight", 2400, 60.0), Pool("funding", 500, 300.0), Pool("dapi-weight", 2400, 60.0)),
         charges=(
             Charge("GET", "/fapi/v1/premiumIndex", (("weight", 1),), match=(("symbol", None),)),
             Charge("GET", "/fapi/v1/premiumIndex", (("weight", 10),)),
             Charge("GET", "/fapi/v1/exchangeInfo", (("weight", 1),)),
             Charge("GET", "/fapi/v1/fundingInfo", (("weight", 0), ("funding", 1))),
             Charge("GET", "/fapi/v1/fundingRate", (("weight", 0), ("funding", 1))),
+            Charge("GET", "/dapi/v1/premiumIndex", (("dapi-weight", 1),), match=(("symbol", None),)),
+            Charge("GET", "/dapi/v1/premiumIndex", (("dapi-weight", 10),)),
+            Charge("GET", "/dapi/v1/{endpoint}", (("dapi-weight", 1),)),
             Charge(ANY, ANY, (("weight", 1),)),
         ),
         over_limit=OverLimit(429, _over_limit_body, retry_after=True),

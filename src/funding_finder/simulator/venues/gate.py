@@ -1,5 +1,6 @@
 """Gate futures v4: public endpoints 200 requests / 10 s per endpoint per IP; usage headers on every
-answer."""
+answer. Only the USDT-settled contract list is recorded: `/api/v4/futures/btc/contracts` (coin-settled)
+has no recording, not even a docs example, so it answers 404 here."""
 
 from __future__ import annotations
 

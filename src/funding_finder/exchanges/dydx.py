@@ -1,0 +1,134 @@
+"""dYdX v4 perpetuals: every market in one `GET /v4/perpetualMarkets` call to the public indexer.
+
+API docs: https://docs.dydx.xyz/indexer-client/http (funding: dydxprotocol/v4-documentation
+`docs/pages/concepts/trading/funding.mdx`; limit: dydxprotocol/v4-chain
+`indexer/services/comlink/src/config.ts`).
+
+The answer is an object keyed by ticker, `{"markets": {"BTC-USD": {…}, …}}` (server page size 1000, so
+one call holds every market); no envelope code, errors are HTTP 4xx with an `errors` array. Fields used
+(strings unless noted):
+- `ticker` `BASE-USD`; a permissionless market's base is `SYMBOL,DEX,ADDRESS` (`FARTCOIN,RAYDIUM,9BB6…`)
+  and only the symbol before the first comma is the asset; native_symbol keeps the whole ticker;
+- `nextFundingRate`: fraction **per hour**, the running estimate of the current hour (premium / 8 plus
+  `defaultFundingRate1H`), never an 8 h rate; briefly absent or null after each full hour: such a market
+  is skipped that cycle (not counted malformed), never stored as 0;
+- `oraclePrice` (USD) is both mark and index; `openInterest` in **base units** (× oraclePrice = USD);
+  `volume24H` in **USD**.
+
+Interval: the protocol's constant 1 h (funding is paid every hour); the response has no time field, so
+the settlement is the next full UTC hour after `observed_at`, the one derived value.
+Filters: `status == "ACTIVE"` only (PAUSED, CANCEL_ONLY, POST_ONLY, INITIALIZING and FINAL_SETTLEMENT are
+dropped: settled markets keep showing the default rate); a market without `status` is kept.
+Symbols: USD-labelled, USDC-collateralised ⇒ `BTC/USD:USDC`, linear. dYdX publishes no asset-class
+field (XAUT-USD, WTI-USD, TSLAX-USD carry none), so every row is `crypto`.
+Limits: 100 requests per 10 s per IP on the indexer. Its `Retry-After` (on a 429) is in **milliseconds**,
+not the seconds `http.py` reads, so a real dYdX 429 pauses the gate for the capped maximum (120 s);
+`RateLimit-Reset` is epoch ms. The adapter stays far below the limit (one call per cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from funding_finder import model
+from funding_finder.errors import BadPayload, EmptyPayload
+from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, field_of, parse_rows
+from funding_finder.exchanges.base import text as name_of
+from funding_finder.model import number, optional_number
+from funding_finder.ratelimit import Limit
+
+VENUE = "dydx"
+RATES = "perpetualMarkets"
+INTERVAL_HOURS = 1.0
+QUOTE_LABEL = "USD"
+SETTLE = "USDC"
+TRADING_STATUS = "ACTIVE"
+
+SPEC = VenueSpec(
+    id=VENUE,
+    name="dYdX v4",
+    hosts={"api": "https://indexer.dydx.trade"},
+    endpoints=(Endpoint(RATES, "/v4/perpetualMarkets", Role.RATES),),
+    # Indexer (comlink) rate limit: 100 requests per 10 s per IP, every public endpoint counted together.
+    # A 429's Retry-After is in MILLISECONDS (RateLimit-Reset is epoch ms), unlike the seconds http.py reads.
+    limits=(Limit("indexer", 100, 10.0),),
+    docs_url="https://docs.dydx.xyz/indexer-client/http",
+    workers=1,
+)
+
+
+class Market(NamedTuple):
+    ticker: str
+    listed_base: str
+    funding_rate_1h: float
+    oracle_price: float | None
+    open_interest_base: float | None
+    volume_24h_usd: float | None
+
+
+def split_ticker(ticker: str) -> str:
+    """`BTC-USD` → `BTC`; `FARTCOIN,RAYDIUM,9BB6…PUMP-USD` → `FARTCOIN`; other quotes are an error."""
+    base, quote = ticker.rsplit("-", 1)
+    symbol = base.split(",", 1)[0]
+    if quote != QUOTE_LABEL or not symbol:
+        raise ValueError(f"not a BASE-USD ticker: {ticker!r}")
+    return symbol
+
+
+def _market(row: Any) -> Market | None:
+    status = row.get("status")
+    if status is not None and status != TRADING_STATUS:
+        return None
+    rate = row.get("nextFundingRate")
+    if rate is None or rate == "":
+        return None  # between the hour's settlement and the first new sample: no value this cycle
+    ticker = name_of(row["ticker"])
+    return Market(
+        ticker=ticker,
+        listed_base=split_ticker(ticker),
+        funding_rate_1h=number(rate),
+        oracle_price=optional_number(row.get("oraclePrice")),
+        open_interest_base=optional_number(row.get("openInterest")),
+        volume_24h_usd=optional_number(row.get("volume24H")),
+    )
+
+
+def parse_perpetual_markets(payload: Any) -> Parsed[Market]:
+    """`{"markets": {ticker: market}}` → ACTIVE markets; not an object is BadPayload, none EmptyPayload."""
+    markets = field_of(VENUE, RATES, payload, "markets")
+    if not isinstance(markets, dict):
+        raise BadPayload(VENUE, RATES, f"markets is a {type(markets).__name__}, not an object by ticker")
+    if not markets:
+        raise EmptyPayload(VENUE, RATES, "no markets")
+    return parse_rows(VENUE, RATES, list(markets.values()), _market)
+
+
+def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
+    parsed = parse_perpetual_markets(payloads[RATES])
+    settlement = model.next_full_hour(observed_at)
+    rows = []
+    for market in parsed.items:
+        open_interest = None
+        if market.open_interest_base is not None and market.oracle_price is not None:
+            open_interest = market.open_interest_base * market.oracle_price
+        rows.append(
+            model.make_rate(
+                exchange=VENUE,
+                native_symbol=market.ticker,
+                listed_base=market.listed_base,
+                quote=QUOTE_LABEL,
+                settle=SETTLE,
+                contract_type="linear",
+                funding_rate=market.funding_rate_1h,
+                interval_hours=INTERVAL_HOURS,
+                next_funding_time=settlement,
+                observed_at=observed_at,
+                mark_price=market.oracle_price,
+                index_price=market.oracle_price,
+                open_interest_usd=model.usd_value(open_interest, QUOTE_LABEL),
+                volume_24h_usd=model.usd_value(market.volume_24h_usd, QUOTE_LABEL),
+            )
+        )
+    return BuildResult(rows, bad_rows=parsed.bad_rows)

@@ -121,3 +121,33 @@ def test_json_form_uses_iso_times_and_plain_numbers():
     assert data["observed_at"] == "2026-09-19T13:24:00Z"
     assert data["apr"] == pytest.approx(0.1095)
     assert data["flags"] == []
+
+
+def test_the_same_crypto_asset_lines_up_across_venues_and_tokenised_stocks_never_do_by_name():
+    pepe = [
+        row(exchange="binance", native_symbol="1000PEPEUSDT", listed_base="1000PEPE"),
+        row(exchange="hyperliquid", native_symbol="kPEPE", listed_base="kPEPE", quote="USDC", settle="USDC"),
+        row(exchange="okx", native_symbol="PEPE-USDT-SWAP", listed_base="PEPE"),
+    ]
+    assert {r.asset for r in pepe} == {"PEPE"} and [r.multiplier for r in pepe] == [1000, 1000, 1]
+    assert row(listed_base="XBT").asset == "BTC"
+    assert row(listed_base="1INCH").asset == "1INCH"
+    tsla = row(exchange="binance", native_symbol="TSLAUSDT", listed_base="TSLA", asset_class="equity")
+    tslax = row(
+        exchange="krakenfutures", native_symbol="PF_TSLAXUSD", listed_base="TSLAX", asset_class="equity"
+    )
+    same_name = row(exchange="bybit", native_symbol="TSLAUSDT", listed_base="TSLA", asset_class="equity")
+    assert (tsla.asset, tslax.asset, same_name.asset) == (None, None, None)
+    assert tsla.to_json()["asset"] is None and pepe[0].to_json()["asset"] == "PEPE"
+
+
+def test_an_explicit_mapping_is_the_only_way_two_stock_contracts_line_up(monkeypatch):
+    from funding_finder import model
+
+    monkeypatch.setitem(model.SAME_UNDERLYING, ("binance", "TSLAUSDT"), "TSLA")
+    monkeypatch.setitem(model.SAME_UNDERLYING, ("krakenfutures", "PF_TSLAXUSD"), "TSLA")
+    tsla = row(exchange="binance", native_symbol="TSLAUSDT", listed_base="TSLA", asset_class="equity")
+    tslax = row(
+        exchange="krakenfutures", native_symbol="PF_TSLAXUSD", listed_base="TSLAX", asset_class="equity"
+    )
+    assert tsla.asset == tslax.asset == "TSLA"

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from funding_finder import __version__
 from funding_finder.collector import Collector, CollectorConfig, CycleResult, url_overrides
-from funding_finder.exchanges import VENUES
+from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
 from funding_finder.model import FundingRate, iso_utc
 from funding_finder.settings import markdown_table, option
 from funding_finder.store import CycleRecord, Store, StoreError
@@ -51,12 +51,24 @@ def _venue_ids(exchanges: str) -> list[str]:
     ids = list(dict.fromkeys(part.strip().lower() for part in exchanges.split(",") if part.strip()))
     if not ids:
         raise click.UsageError(f"no exchange named. Implemented exchanges: {', '.join(VENUES)}", None)
-    unknown = [venue_id for venue_id in ids if venue_id not in VENUES]
+    unknown = [venue_id for venue_id in ids if venue_id not in VENUES and not _ccxt_venue_ok(venue_id)]
     if unknown:
         raise click.UsageError(
             f"not implemented: {', '.join(unknown)}. Implemented exchanges: {', '.join(VENUES)}", None
         )
     return ids
+
+
+def _ccxt_venue_ok(venue_id: str) -> bool:
+    """`ccxt:<id>` is a venue when ccxt is installed and that exchange has fetchFundingRates; a usage
+    error says what is missing otherwise."""
+    if not venue_id.startswith(CCXT_PREFIX):
+        return False
+    try:
+        get_venue(venue_id)
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0]), None) from None
+    return True
 
 
 def _open_store(db: str, *, must_exist: bool = False) -> Store:

@@ -32,10 +32,11 @@ log = logging.getLogger("funding_finder.collector")
 
 
 def url_overrides(venue_ids: Sequence[str], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """`FUNDING_FINDER_<ID>_URL` per venue: replaces the scheme and host of every host of that venue."""
+    """`FUNDING_FINDER_<ID>_URL` per venue (`ccxt:okx` reads `FUNDING_FINDER_CCXT_OKX_URL`): replaces
+    the scheme and host of every host of that venue."""
     found = {}
     for venue_id in venue_ids:
-        value = environ.get(f"FUNDING_FINDER_{venue_id.upper()}_URL")
+        value = environ.get(f"FUNDING_FINDER_{venue_id.upper().replace(':', '_')}_URL")
         if value:
             found[venue_id] = value
     return found
@@ -98,10 +99,13 @@ class Collector:
         self.clients = {venue.SPEC.id: self._client(venue) for venue in self.venues}
 
     def _client(self, venue: ModuleType) -> VenueClient:
+        """The venue's request path; a venue reached through a library (ccxt) brings its own
+        `make_client`, a VenueClient whose calls go through the same gate."""
         spec = venue.SPEC
         override = self.config.base_urls.get(spec.id)
         base_urls = dict.fromkeys(spec.hosts, override) if override else None
-        return VenueClient(
+        make_client = getattr(venue, "make_client", VenueClient)
+        return make_client(
             spec,
             RateGate(spec.id, spec.limits),
             base_urls=base_urls,

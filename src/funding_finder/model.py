@@ -40,7 +40,13 @@ USD_QUOTES = frozenset({"USD", "USDT", "USDC"})
 """Quotes whose amounts are counted as US dollars in `*_usd` fields."""
 
 BASE_ALIASES = {"XBT": "BTC"}
-"""Venue asset names that mean another venue's asset."""
+"""Venue asset names that mean another venue's asset: the one alias table of the project (multiplier
+prefixes such as `1000PEPE`, `kPEPE`, `1000000MOG`, `10000SATS` are split off by `split_multiplier`)."""
+
+SAME_UNDERLYING: dict[tuple[str, str], str] = {}
+"""(exchange, native_symbol) → shared asset key, for equity, commodity and index contracts known to track
+the same underlying. Empty until a pairing is checked by hand: tokenised stocks are named differently
+across venues (AAPL, AAPLX, AAPLx) and one name can mean different things, so none is matched by name."""
 
 _MULTIPLIER_PREFIX = re.compile(r"^(1000000|100000|10000|1000|1M|k)(?=[A-Z])")
 _PREFIX_VALUE = {
@@ -107,13 +113,28 @@ class FundingRate:
     observed_at: datetime
     flags: tuple[str, ...] = field(default=())
 
+    @property
+    def asset(self) -> str | None:
+        """The key this row shares with the same asset on other venues (see `asset_key`)."""
+        return asset_key(self.exchange, self.native_symbol, self.base, self.asset_class)
+
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types: numbers stay numbers, times are ISO-8601 UTC to the second, flags a list."""
         out = asdict(self)
         out["next_funding_time"] = iso_utc(self.next_funding_time)
         out["observed_at"] = iso_utc(self.observed_at)
         out["flags"] = list(self.flags)
+        out["asset"] = self.asset
         return out
+
+
+def asset_key(exchange: str, native_symbol: str, base: str, asset_class: AssetClass) -> str | None:
+    """What rows of different venues must share to be the same asset: a crypto contract's base (aliases
+    and multipliers removed: `1000PEPE`, `kPEPE` and `PEPE` are all `PEPE`); for equity, commodity and
+    index contracts only an explicit `SAME_UNDERLYING` entry, else None (never matched)."""
+    if asset_class == "crypto":
+        return base
+    return SAME_UNDERLYING.get((exchange, native_symbol))
 
 
 def make_rate(

@@ -63,9 +63,16 @@ VENUES: dict[str, ModuleType] = {
 """Implemented venues by id, in the order of the product's venue list (README's venue table)."""
 
 
+CCXT_PREFIX = "ccxt:"
+"""`ccxt:<id>` names any ccxt exchange with `fetchFundingRates` (the optional `ccxt` extra)."""
+
+
 def get_venue(venue_id: str) -> ModuleType:
-    """The venue module for an id; KeyError names the implemented ones."""
-    try:
+    """The venue module for an id; KeyError names the implemented ones (and why a ccxt id is not)."""
+    if venue_id in VENUES:
         return VENUES[venue_id]
-    except KeyError:
-        raise KeyError(f"unknown exchange {venue_id!r}; implemented: {', '.join(VENUES)}") from None
+    if venue_id.startswith(CCXT_PREFIX):
+        from funding_finder.exchanges import ccxt_bridge
+
+        return ccxt_bridge.venue(venue_id.removeprefix(CCXT_PREFIX))  # KeyError says why not
+    raise KeyError(f"unknown exchange {venue_id!r}; implemented: {', '.join(VENUES)}")

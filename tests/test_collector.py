@@ -343,3 +343,30 @@ def test_a_venue_repeating_every_value_of_its_previous_cycle_is_not_live():
     assert venue_is_live(frozen, []) is True  # first sight: nothing to compare with
     assert venue_is_live([_row("AAA", t1, 10.0, t0)], []) is False  # settled in the past
     assert mark_not_live(frozen[0]).flags == ("stale",)
+
+
+def test_at_the_cycle_deadline_answered_rates_are_kept_and_an_abandoned_rate_call_makes_the_venue_partial(
+    store,
+):
+    def build(payloads, observed_at):
+        assert payloads["slow-rates"] is None and payloads["slow-extra"] is None
+        return _toy_rows(payloads, observed_at, payloads["rates"])
+
+    endpoints = [
+        Endpoint("rates", "/rates"),
+        Endpoint("slow-rates", "/slow-rates"),
+        Endpoint("slow-extra", "/slow-extra", Role.EXTRA),
+    ]
+    venue = toy_venue(endpoints, build)
+    routes = {
+        "/rates": (200, JSON, b'[["AAA", "0.0001"]]', 0.0),
+        "/slow-rates": (200, JSON, b"[]", 3.0),
+        "/slow-extra": (200, JSON, b"[]", 3.0),
+    }
+    with ScriptedServer(routes=routes) as server:
+        config = CollectorConfig(base_urls={"toy": server.url}, retries=0, cycle_deadline_s=1.0)
+        result = Collector(store, [venue], config).run_cycle()
+    (run,) = result.runs
+    assert (run.status, run.rows, run.failures) == ("partial", 1, {"deadline": 2})
+    assert run.error == "deadline: rate calls abandoned" and result.status == "partial"
+    assert [row.native_symbol for row in store.latest_rates()] == ["AAA"]

@@ -57,7 +57,7 @@ def test_deadline_abandons_running_calls_and_discards_late_results():
     assert elapsed < 2.0
     assert sorted(result.results) == [(1, 1), (2, 2)]
     assert result.failures == {"deadline": 1}
-    assert result.deadline_hit
+    assert result.deadline_hit and result.abandoned == [0]
 
 
 def test_on_result_runs_in_the_callers_thread():
@@ -75,3 +75,17 @@ def test_on_result_runs_in_the_callers_thread():
 def test_empty_input_returns_empty_result():
     result = fan_out([], lambda item: item, workers=4)
     assert result.results == [] and not result.failures
+
+
+def test_a_result_hook_that_raises_costs_only_its_item():
+    kept = []
+
+    def hook(item: int, value: int) -> None:
+        if item == 2:
+            raise ValueError("cannot store this one")
+        kept.append(item)
+
+    result = fan_out(range(4), lambda item: item, workers=2, on_result=hook)
+    assert sorted(kept) == [0, 1, 3]
+    assert sorted(item for item, _ in result.results) == [0, 1, 3]
+    assert result.failures == {"error": 1} and [item for item, _ in result.errors] == [2]

@@ -143,3 +143,44 @@ def test_usage_header_resyncs_the_gate():
         made = client(server.url, venue=venue)
         made.fetch(ENDPOINT)
     assert made.gate.used("REQUEST_WEIGHT") == 1234
+
+
+def test_a_usage_header_resyncs_only_the_limit_that_charges_the_call():
+    other_host = Endpoint("dapi-things", "/dapi/things", host="dapi")
+    venue = spec(
+        hosts={"api": "https://unused.invalid", "dapi": "https://unused.invalid"},
+        endpoints=(ENDPOINT, other_host),
+        limits=(
+            Limit("REQUEST_WEIGHT", 2400, 60.0, costs={"dapi-things": 0}),
+            Limit("DAPI_WEIGHT", 2400, 60.0, costs={"things": 0}),
+        ),
+        usage_headers={"X-MBX-USED-WEIGHT-1M": "REQUEST_WEIGHT"},
+    )
+    with ScriptedServer([(200, {"X-MBX-USED-WEIGHT-1M": "777", **JSON}, b"[]", 0)]) as server:
+        made = client(server.url, venue=venue)
+        made.base_urls["dapi"] = made.base_urls["api"]
+        made.fetch(other_host)  # dapi's count of its own pool: not fapi's
+    assert made.gate.used("REQUEST_WEIGHT") == 0
+
+
+def test_a_retry_after_in_milliseconds_is_read_in_the_venues_unit():
+    with ScriptedServer(
+        [(429, {"Retry-After": "1500", **JSON}, b'{"errors":[{"msg":"Too many requests"}]}', 0)]
+    ) as s:
+        made = client(s.url, venue=spec(retry_after_unit_s=0.001))
+        with pytest.raises(RateLimited) as caught:
+            made.fetch(ENDPOINT)
+    assert caught.value.retry_after_s == 1.5
+    assert made.gate.paused_until - made.gate.clock() == pytest.approx(1.5)
+
+
+def test_a_ban_inside_an_http_200_pauses_the_gate():
+    def check(venue, endpoint, payload):
+        if payload.get("code") == 30017:
+            raise Banned(venue, endpoint, "code 30017: IP banned")
+
+    with ScriptedServer([(200, JSON, b'{"code":30017,"message":"banned"}', 0)]) as server:
+        made = client(server.url, venue=spec(check_envelope=check))
+        with pytest.raises(Banned):
+            made.fetch(ENDPOINT)
+    assert made.gate.paused_until - made.gate.clock() == pytest.approx(120.0)  # no end given: the cap

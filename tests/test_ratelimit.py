@@ -153,3 +153,52 @@ def test_a_failed_call_is_booked_at_its_failure_time():
         clock.sleep(0.4)  # the request was sent and the connection dropped 0.4 s later
         raise ConnectionError("reset by peer")
     assert gate.acquire("ticker") == pytest.approx(1001.4)
+
+
+def test_a_call_given_up_while_waiting_frees_its_slot():
+    clock = FakeClock()
+
+    def sleep_through_a_429(seconds: float) -> None:  # the venue pauses the gate during the wait
+        if not gate.paused_until:
+            gate.pause_for(30.0)
+        clock.sleep(seconds)
+
+    gate = RateGate(
+        "mexc",
+        [Limit("market", 1, 1.0)],
+        margin=0.0,
+        window_pad_s=0.0,
+        clock=clock,
+        sleep=sleep_through_a_429,
+    )
+    assert gate.acquire("ticker") == 1000.0
+    with pytest.raises(DeadlineExceeded, match="paused past the deadline"):
+        gate.acquire("ticker", deadline=1005.0)
+    assert gate.used("market") == 0 and clock() < 1031.0
+    # nothing of the abandoned call is left: the next one leaves as soon as the pause ends
+    assert gate.acquire("ticker") == 1030.0
+
+
+def test_a_caller_that_oversleeps_its_slot_keeps_its_booking_and_nothing_is_overbooked():
+    clock = FakeClock()
+    reserved, go = threading.Event(), threading.Event()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is worker:
+            reserved.set()
+            go.wait(10)
+        clock.sleep(seconds)
+
+    gate = RateGate("mexc", [Limit("market", 1, 1.0)], margin=0.0, window_pad_s=0.0, clock=clock, sleep=sleep)
+    assert gate.acquire("ticker") == 1000.0
+    sent: list[float] = []
+    worker = threading.Thread(target=lambda: sent.append(gate.acquire("ticker")))
+    worker.start()
+    assert reserved.wait(10)  # the worker holds the 1001 slot and sleeps
+    clock.now += 5.0  # the machine stalls: the worker oversleeps its slot by 4 s
+    main_sent = gate.acquire("ticker")
+    go.set()
+    worker.join(10)
+    third = gate.acquire("ticker")
+    assert main_sent == 1005.0 and sent == [1006.0]
+    assert third >= 1007.0  # the worker's call was booked, so the third waits a full window after it

@@ -1,4 +1,5 @@
 import os
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -162,3 +163,41 @@ def test_a_database_made_before_the_newer_columns_gets_them_added(tmp_path):
     (run,) = store.cycles()[0].venues
     assert (run.latency_ms, run.live, run.rows) == ({"p50_ms": 150.0}, False, 1)
     store.close()
+
+
+def test_collectors_opening_one_postgresql_database_together_migrate_it_once():
+    if not pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_URL}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+    engine = create_engine(database_url(PG_URL))
+    metadata.drop_all(engine)
+    with engine.begin() as conn:  # venue_runs as the first release made it: no latency_json, no live
+        conn.execute(
+            text(
+                "CREATE TABLE venue_runs (cycle_id INTEGER NOT NULL, exchange VARCHAR(32) NOT NULL, "
+                "status VARCHAR(16) NOT NULL, requests INTEGER NOT NULL, rows INTEGER NOT NULL, "
+                "failures_json TEXT NOT NULL, duration_ms INTEGER NOT NULL, gate_wait_ms INTEGER NOT NULL, "
+                "error TEXT, PRIMARY KEY (cycle_id, exchange))"
+            )
+        )
+    engine.dispose()
+    opened, errors = [], []
+
+    def open_store() -> None:
+        try:
+            opened.append(Store(PG_URL))
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == [] and len(opened) == 4
+    store = opened[0]
+    store.write_venue(store.start_cycle(T0), VenueRun("okx", "ok", live=True), [rate()])
+    assert store.cycles()[0].venues[0].live is True
+    for made in opened:
+        made.close()

@@ -30,6 +30,10 @@ from funding_finder.store import Store, StoreError, VenueRun
 
 log = logging.getLogger("funding_finder.collector")
 
+BUILD_GRACE_S = 5.0
+"""Seconds a venue still has after the cycle deadline (which ends its calls) to build and store the
+rows of the calls that answered; only a venue stuck past that is abandoned."""
+
 
 def url_overrides(venue_ids: Sequence[str], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """`FUNDING_FINDER_<ID>_URL` per venue (`ccxt:okx` reads `FUNDING_FINDER_CCXT_OKX_URL`): replaces
@@ -134,7 +138,7 @@ class Collector:
                 self.venues,
                 lambda venue: self.collect_venue(venue, cycle_ends),
                 workers=len(self.venues),
-                deadline_s=self.config.cycle_deadline_s,
+                deadline_s=self.config.cycle_deadline_s + BUILD_GRACE_S,
                 thread_name_prefix="venue",
                 on_result=write,
             )
@@ -220,10 +224,12 @@ class Collector:
         payloads = {**self._payloads(spec.endpoints, fetched, outcome, cached), **cached}
         answered = [at for endpoint, (_, at) in first.results if endpoint.role is Role.RATES]
         deadline_hit = first.deadline_hit
+        abandoned = list(first.abandoned)
         if spec.per_instrument is not None and not deadline_hit:
             second = self._second_round(client, spec, payloads, deadline, failures)
             if second is not None:
                 errors += second.errors
+                abandoned += second.abandoned
                 deadline_hit = second.deadline_hit
                 for endpoint, (payload, at) in second.results:
                     payloads.setdefault(endpoint.name, {})[endpoint.instrument] = payload
@@ -232,8 +238,11 @@ class Collector:
         if answered:
             outcome.observed_at = max(answered)
             self._build(venue, payloads, outcome, failures)
-            if run.status == "ok" and any(endpoint.role is Role.RATES for endpoint, _ in errors):
-                run.status, run.error = "partial", _first_error(errors)
+            lost_rates = any(endpoint.role is Role.RATES for endpoint, _ in errors) or any(
+                endpoint.role is Role.RATES for endpoint in abandoned
+            )
+            if run.status == "ok" and lost_rates:
+                run.status, run.error = "partial", _first_error(errors) or "deadline: rate calls abandoned"
         else:
             run.status = "deadline" if deadline_hit else "failed"
             run.error = _first_error(errors) or ("deadline" if deadline_hit else "no rate call could be made")
@@ -276,6 +285,23 @@ class Collector:
         failures.update(second.failures)
         return second
 
+    def _stored_list(self, venue_id: str, endpoint: str) -> tuple[Any, datetime] | None:
+        """The stored copy of an instrument list; None, with a log line, if the store cannot be read."""
+        try:
+            return self.store.stored_instruments(venue_id, endpoint)
+        except (SQLAlchemyError, StoreError) as exc:
+            log.error("%s %s: the stored list cannot be read: %s", venue_id, endpoint, exc)
+            return None
+
+    def _is_live(self, venue_id: str, rows: Sequence[FundingRate]) -> bool | None:
+        """`venue_is_live` against the venue's stored rows; None (unknown) if the store cannot be read."""
+        try:
+            previous = self.store.latest_rates([venue_id])
+        except (SQLAlchemyError, StoreError) as exc:
+            log.error("%s: previous rows cannot be read, liveness unknown: %s", venue_id, exc)
+            return None
+        return venue_is_live(rows, previous)
+
     def _fresh_lists(self, spec: VenueSpec) -> dict[str, Any]:
         """The instrument lists stored recently enough to be used without asking the venue again."""
         fresh = {}
@@ -288,7 +314,7 @@ class Collector:
             )
             if max_age_s <= 0:
                 continue
-            stored = self.store.stored_instruments(spec.id, endpoint.name)
+            stored = self._stored_list(spec.id, endpoint.name)
             if stored is not None and (now - stored[1]).total_seconds() < max_age_s:
                 fresh[endpoint.name] = stored[0]
         return fresh
@@ -310,7 +336,7 @@ class Collector:
                 if endpoint.role is Role.INSTRUMENTS:
                     outcome.fresh_instruments[endpoint.name] = payloads[endpoint.name]
             elif endpoint.role is Role.INSTRUMENTS:
-                stored = self.store.stored_instruments(venue_id, endpoint.name)
+                stored = self._stored_list(venue_id, endpoint.name)
                 payloads[endpoint.name] = stored[0] if stored else None
                 log.warning(
                     "%s %s failed; %s",
@@ -351,8 +377,8 @@ class Collector:
             failures["bad_row"] += built.bad_rows
         outcome.rows = built.rows
         if built.rows:
-            run.live = venue_is_live(built.rows, self.store.latest_rates([run.exchange]))
-            if not run.live:
+            run.live = self._is_live(run.exchange, built.rows)
+            if run.live is False:
                 log.warning(
                     "%s: data not moving (settled in the past or unchanged); rows flagged stale", run.exchange
                 )
@@ -364,7 +390,7 @@ class Collector:
         for name in unusable:
             if outcome.fresh_instruments.pop(name, None) is None:
                 continue
-            stored = self.store.stored_instruments(outcome.run.exchange, name)
+            stored = self._stored_list(outcome.run.exchange, name)
             if stored is not None:
                 payloads[name], replaced = stored[0], True
         return replaced

@@ -38,6 +38,8 @@ class FanOutResult(Generic[T, R]):
     errors: list[tuple[T, BaseException]] = field(default_factory=list)
     latencies_s: list[float] = field(default_factory=list)
     deadline_hit: bool = False
+    abandoned: list[T] = field(default_factory=list)
+    """Items whose calls were still running at the deadline (counted as `deadline`)."""
 
     def latency_summary_ms(self) -> dict[str, float]:
         """p50 / p95 / max of the successful calls' durations, in milliseconds."""
@@ -85,7 +87,7 @@ def fan_out(
             done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
             for future in done:
                 if _collect(future, futures[future], result) and on_result is not None:
-                    on_result(*result.results[-1])
+                    _hand_over(on_result, result)
             if pending and ends_at is not None and clock() >= ends_at:
                 break
     finally:
@@ -93,10 +95,24 @@ def fan_out(
     if pending:
         result.deadline_hit = True
         result.failures["deadline"] += len(pending)
+        result.abandoned = [futures[future] for future in pending]
         log.warning(
             "fan-out deadline of %.1f s passed with %d calls unfinished; abandoned", deadline_s, len(pending)
         )
     return result
+
+
+def _hand_over(on_result: Callable[[T, R], None], result: FanOutResult[T, R]) -> None:
+    """Run the caller's hook on the newest result; a hook that raises costs that item, not the rest."""
+    item, value = result.results[-1]
+    try:
+        on_result(item, value)
+    except Exception as exc:
+        result.results.pop()
+        result.latencies_s.pop()
+        result.failures[failure_kind(exc)] += 1
+        result.errors.append((item, exc))
+        log.error("fan-out result hook for %r raised", item, exc_info=exc)
 
 
 def _timed(fn: Callable[[T], R], item: T) -> tuple[R, float]:

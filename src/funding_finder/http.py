@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -122,13 +123,17 @@ class VenueClient:
         name = endpoint.name
         with self.gate.call(name, endpoint.instrument, deadline):
             response = self._send(endpoint, deadline)
-        self._read_usage(response)
+        self._read_usage(endpoint, response)
         self._check_status(name, response)
         payload = self._decode(name, response)
         try:
             self.spec.check_envelope(self.spec.id, name, payload)
         except RateLimited:
             self.gate.pause_for(DEFAULT_RATE_LIMIT_PAUSE_S)
+            raise
+        except Banned as exc:  # a ban told inside an HTTP 200 (BitMart 30017) holds every thread too
+            until_s = (exc.until - datetime.now(UTC)).total_seconds() if exc.until else MAX_PAUSE_S
+            self.gate.pause_for(min(max(until_s, 0.0), MAX_PAUSE_S))
             raise
         return payload
 
@@ -158,11 +163,19 @@ class VenueClient:
             self.latencies_s.append(time.perf_counter() - sent)
         return response
 
-    def _read_usage(self, response: requests.Response) -> None:
+    def _read_usage(self, endpoint: Endpoint, response: requests.Response) -> None:
+        """Resync the gate from a usage header, for the limit it reports, and only from answers to
+        calls that limit charges (Binance sends the same header name from fapi and dapi, each about
+        its own pool)."""
         for header, limit_name in self.spec.usage_headers.items():
             value = response.headers.get(header)
-            if value and value.isdigit():
+            if value and value.isdigit() and self._charges(limit_name, endpoint):
                 self.gate.observe_usage(limit_name, int(value))
+
+    def _charges(self, limit_name: str, endpoint: Endpoint) -> bool:
+        return any(
+            limit.name == limit_name and limit.cost_of(endpoint.name) > 0 for limit in self.spec.limits
+        )
 
     def _check_status(self, name: str, response: requests.Response) -> None:
         status = response.status_code
@@ -171,12 +184,16 @@ class VenueClient:
         snippet = _snippet(response)
         venue = self.spec.id
         if status == 429:
-            retry_after_s = _retry_after_s(response)
+            retry_after_s = _retry_after_s(response, self.spec.retry_after_unit_s)
             self.gate.pause_for(min(retry_after_s or DEFAULT_RATE_LIMIT_PAUSE_S, MAX_PAUSE_S))
             raise RateLimited(venue, name, f"HTTP 429: {snippet}", retry_after_s)
         if status == 418 or (status == 403 and "too frequent" in snippet.lower()):
             until = _ban_end(response.text)
-            pause_s = (until - datetime.now(UTC)).total_seconds() if until else _retry_after_s(response)
+            pause_s = (
+                (until - datetime.now(UTC)).total_seconds()
+                if until
+                else _retry_after_s(response, self.spec.retry_after_unit_s)
+            )
             self.gate.pause_for(min(max(pause_s or MAX_PAUSE_S, 0.0), MAX_PAUSE_S))
             raise Banned(venue, name, f"HTTP {status}: {snippet}", until)
         if status >= 500:
@@ -197,12 +214,14 @@ def _snippet(response: requests.Response, limit: int = 160) -> str:
     return " ".join(text.split())[:limit]
 
 
-def _retry_after_s(response: requests.Response) -> float | None:
+def _retry_after_s(response: requests.Response, unit_s: float = 1.0) -> float | None:
+    """`Retry-After` in seconds; `unit_s` is the venue's unit for it (dYdX sends milliseconds: 0.001)."""
     value = response.headers.get("Retry-After", "")
     try:
-        return max(0.0, float(value))
+        seconds = float(value) * unit_s
     except ValueError:
         return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _ban_end(body: str) -> datetime | None:

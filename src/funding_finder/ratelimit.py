@@ -57,11 +57,13 @@ class Limit:
 @dataclass(eq=False)
 class _Booking:
     """One call's units in one bucket, at `at` (monotonic s): its reserved slot, then its send time,
-    then (for a tracked call) its answer time. `in_flight`: sent and not answered yet."""
+    then (for a tracked call) its answer time. `reserved`: waiting for its slot, not sent yet (kept
+    however long the wait); `in_flight`: sent and not answered yet."""
 
     at: float
     units: int
     in_flight: bool = False
+    reserved: bool = False
 
     def counted_at(self, now: float) -> float:
         """The latest time the venue may count it: a call in flight may be counted right now."""
@@ -77,7 +79,7 @@ class _Bucket:
     bookings: list[_Booking] = field(default_factory=list)
 
     def prune(self, now: float) -> None:
-        self.bookings = [b for b in self.bookings if b.in_flight or b.at > now - self.window_s]
+        self.bookings = [b for b in self.bookings if b.in_flight or b.reserved or b.at > now - self.window_s]
 
     def earliest(self, cost: int, not_before: float, now: float) -> float:
         """The first time ≥ not_before, and not before any booking (first come, first served), at
@@ -180,15 +182,24 @@ class RateGate:
         started = self.clock()
         while True:
             slot, bookings = self._reserve(endpoint, instrument, deadline)
-            self._sleep_until(slot, deadline, endpoint)
+            try:
+                self._sleep_until(slot, deadline, endpoint)
+            except BaseException:  # the deadline, or an interrupt: the call never leaves
+                self._release(bookings)
+                raise
             with self._lock:
                 now = self.clock()
                 if now >= self._paused_until and all(b.fits_now(k, now) for b, k in bookings):
                     for _, booking in bookings:
-                        booking.at, booking.in_flight = now, in_flight
+                        booking.at, booking.in_flight, booking.reserved = now, in_flight, False
                     self._count(now - started)
                     return now, bookings
-                for bucket, booking in bookings:  # answers arrived later than booked: book again
+            self._release(bookings)  # answers arrived later than booked, or a pause began: book again
+
+    def _release(self, bookings: list[tuple[_Bucket, _Booking]]) -> None:
+        with self._lock:
+            for bucket, booking in bookings:
+                if booking in bucket.bookings:
                     bucket.bookings.remove(booking)
 
     def _reserve(
@@ -205,7 +216,7 @@ class RateGate:
                 raise DeadlineExceeded(self.venue, endpoint, "no rate-limit slot before the deadline")
             bookings = []
             for bucket, cost in charged:
-                booking = _Booking(slot, min(cost, bucket.capacity))
+                booking = _Booking(slot, min(cost, bucket.capacity), reserved=True)
                 bucket.bookings.append(booking)
                 bookings.append((bucket, booking))
             return slot, bookings

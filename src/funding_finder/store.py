@@ -43,7 +43,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from funding_finder.model import FundingRate
@@ -116,6 +116,9 @@ instrument_lists = Table(
     Column("payload_zlib", LargeBinary, nullable=False),
 )
 """The last instrument list each venue answered, used when a later call for it fails."""
+
+
+SCHEMA_LOCK_KEY = 0x46464442  # "FFDB": the PostgreSQL advisory lock held while the schema is checked
 
 
 class StoreError(RuntimeError):
@@ -213,12 +216,14 @@ class Store:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
-            metadata.create_all(engine)
-            _add_missing_columns(engine)
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":  # collectors starting together take turns
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+                metadata.create_all(conn)
+                _add_missing_columns(conn)
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"cannot open the database {engine.url.render_as_string()}: {exc.orig or exc}"
-            ) from exc
+            shown = engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"cannot open the database {shown}: {exc.orig or exc}") from exc
         return engine
 
     def close(self) -> None:
@@ -341,18 +346,22 @@ class Store:
         ]
 
 
-def _add_missing_columns(engine: Engine) -> None:
+def _add_missing_columns(conn: Connection) -> None:
     """Add the nullable columns a database made by an older version lacks (`create_all` only makes
-    missing tables). Every column added after the first release is nullable for this reason."""
-    inspector = inspect(engine)
-    with engine.begin() as conn:
-        for table in metadata.sorted_tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-                    log.warning("added column %s.%s to the database", table.name, column.name)
+    missing tables). Every column added after the first release is nullable for this reason; a missing
+    required one is a database this version cannot use. The DDL is built from our own table
+    definitions, never from input."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise StoreError(f"the database's table {table.name} lacks the required column {column.name}")
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            log.warning("added column %s.%s to the database", table.name, column.name)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -72,6 +72,8 @@ class VenueSpec:
     workers: int = 4
     usage_headers: Mapping[str, str] = field(default_factory=dict)
     """Response header → limit name it reports the used units of (Binance `X-MBX-USED-WEIGHT-1M`)."""
+    retry_after_unit_s: float = 1.0
+    """The unit of the venue's `Retry-After` header, in seconds (dYdX sends milliseconds: 0.001)."""
     per_instrument: Callable[[Mapping[str, Any | None]], Sequence[Endpoint]] | None = None
     """For a venue without a bulk endpoint: the second round of calls, one per instrument, planned from
     the first round's payloads (a failed instrument list arrives as its stored copy, or None). Each

@@ -21,9 +21,9 @@ Filters: `status == "ACTIVE"` only (PAUSED, CANCEL_ONLY, POST_ONLY, INITIALIZING
 dropped: settled markets keep showing the default rate); a market without `status` is kept.
 Symbols: USD-labelled, USDC-collateralised ⇒ `BTC/USD:USDC`, linear. dYdX publishes no asset-class
 field (XAUT-USD, WTI-USD, TSLAX-USD carry none), so every row is `crypto`.
-Limits: 100 requests per 10 s per IP on the indexer. Its `Retry-After` (on a 429) is in **milliseconds**,
-not the seconds `http.py` reads, so a real dYdX 429 pauses the gate for the capped maximum (120 s);
-`RateLimit-Reset` is epoch ms. The adapter stays far below the limit (one call per cycle).
+Limits: 100 requests per 10 s per IP on the indexer. Its `Retry-After` (on a 429) is in **milliseconds**
+(`retry_after_unit_s`); `RateLimit-Reset` is epoch ms. The adapter stays far below the limit (one call
+per cycle).
 """
 
 from __future__ import annotations
@@ -52,10 +52,10 @@ SPEC = VenueSpec(
     hosts={"api": "https://indexer.dydx.trade"},
     endpoints=(Endpoint(RATES, "/v4/perpetualMarkets", Role.RATES),),
     # Indexer (comlink) rate limit: 100 requests per 10 s per IP, every public endpoint counted together.
-    # A 429's Retry-After is in MILLISECONDS (RateLimit-Reset is epoch ms), unlike the seconds http.py reads.
     limits=(Limit("indexer", 100, 10.0),),
     docs_url="https://docs.dydx.xyz/indexer-client/http",
     workers=1,
+    retry_after_unit_s=0.001,  # a 429's Retry-After is in milliseconds
 )
 
 

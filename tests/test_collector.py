@@ -276,7 +276,10 @@ def test_a_failed_rate_family_keeps_the_other_familys_rows_and_marks_the_venue_p
 
 
 def test_a_venue_without_a_bulk_endpoint_fans_out_one_call_per_listed_instrument(store):
-    def plan(payloads):
+    planned_in: list[int] = []
+
+    def plan(payloads, cycle):
+        planned_in.append(cycle)
         return [Endpoint("rate", f"/rate/{name}", instrument=name) for name in payloads["instruments"]]
 
     def build(payloads, observed_at):
@@ -294,6 +297,7 @@ def test_a_venue_without_a_bulk_endpoint_fans_out_one_call_per_listed_instrument
         (run,) = Collector(store, [venue], config).run_cycle().runs
         paths = sorted(path for path, _ in server.seen)
     assert paths == ["/instruments", "/rate/AAA", "/rate/BBB", "/rate/CCC"]
+    assert planned_in == [0]  # the first round; a rotating venue gets 1, 2, ... in later cycles
     assert (run.status, run.rows, run.requests, run.failures) == ("partial", 2, 4, {"http_5xx": 1})
     assert {row.native_symbol: row.funding_rate for row in store.latest_rates()} == {
         "AAA": 0.0001,

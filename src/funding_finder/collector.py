@@ -101,6 +101,8 @@ class Collector:
         self.venues: list[ModuleType] = list({module.SPEC.id: module for module in modules}.values())
         self.clock = clock
         self.clients = {venue.SPEC.id: self._client(venue) for venue in self.venues}
+        self._rounds: Counter[str] = Counter()
+        """Per venue, how many per-instrument rounds were planned (the `cycle` a rotation reads)."""
 
     def _client(self, venue: ModuleType) -> VenueClient:
         """The venue's request path; a venue reached through a library (ccxt) brings its own
@@ -276,7 +278,8 @@ class Collector:
     ) -> FanOutResult[Endpoint, tuple[Any, datetime]] | None:
         """The per-instrument calls a venue plans from its first round's payloads, fetched in parallel."""
         try:
-            calls = spec.per_instrument(payloads)
+            calls = spec.per_instrument(payloads, self._rounds[spec.id])
+            self._rounds[spec.id] += 1
         except FetchError as exc:
             failures[exc.kind] += 1
             log.error("%s", exc)

@@ -74,10 +74,12 @@ class VenueSpec:
     """Response header → limit name it reports the used units of (Binance `X-MBX-USED-WEIGHT-1M`)."""
     retry_after_unit_s: float = 1.0
     """The unit of the venue's `Retry-After` header, in seconds (dYdX sends milliseconds: 0.001)."""
-    per_instrument: Callable[[Mapping[str, Any | None]], Sequence[Endpoint]] | None = None
-    """For a venue without a bulk endpoint: the second round of calls, one per instrument, planned from
-    the first round's payloads (a failed instrument list arrives as its stored copy, or None). Each
-    answer reaches `build_rows` as `payloads[endpoint.name][endpoint.instrument]`."""
+    per_instrument: Callable[[Mapping[str, Any | None], int], Sequence[Endpoint]] | None = None
+    """For a venue without a bulk endpoint (or whose bulk call failed): the second round of calls, one
+    per instrument, planned from the first round's payloads (a failed instrument list arrives as its
+    stored copy, or None) and the venue's cycle number (0, 1, 2, ...), so that a venue whose limit
+    forbids a full pass per cycle can rotate through its instruments. Each answer reaches
+    `build_rows` as `payloads[endpoint.name][endpoint.instrument]`."""
 
     def endpoint(self, name: str) -> Endpoint:
         for endpoint in self.endpoints:

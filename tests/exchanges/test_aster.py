@@ -226,6 +226,33 @@ def test_underlying_type_sets_the_asset_class(recorded: dict[str, Any]) -> None:
     assert (got["XAUUSD1"].asset_class, got["TRUTHUSDT"].asset_class) == ("commodity", "crypto")
 
 
+def test_rate_beyond_the_symbols_recorded_cap_is_flagged_implausible(recorded: dict[str, Any]) -> None:
+    # Recorded TRUTHUSDT (listed): lastFundingRate "0.00016927", fundingInfo fundingFeeCap 0.02 /
+    # fundingFeeFloor -0.02 (4 h, far below the 4 %/h sanity bound: only the recorded cap can flag it).
+    assert by_native(aster.build_rows(recorded, OBSERVED))["TRUTHUSDT"].flags == ()
+
+    def truth_flags(rate: str) -> tuple[str, ...]:
+        premium = [premium_row(recorded, "TRUTHUSDT", lastFundingRate=rate)]
+        (row,) = aster.build_rows({**recorded, "premiumIndex": premium}, OBSERVED).rows
+        return row.flags
+
+    assert truth_flags("0.02") == truth_flags("-0.02") == ()  # exactly at the cap and at the floor
+    assert truth_flags("0.0200001") == ("implausible_rate",)
+    assert truth_flags("-0.0200001") == ("implausible_rate",)
+
+
+def test_an_unreadable_cap_costs_neither_the_row_nor_its_interval(recorded: dict[str, Any]) -> None:
+    truth_info = next(r for r in recorded["fundingInfo"] if r["symbol"] == "TRUTHUSDT")
+    truth_info["fundingFeeCap"] = "n/a"  # the floor -0.02 still bounds it
+    premium = [premium_row(recorded, "TRUTHUSDT", lastFundingRate="0.021")]
+    result = aster.build_rows({**recorded, "premiumIndex": premium}, OBSERVED)
+    assert result.bad_rows == 0
+    assert_row(result.rows[0], interval_hours=4, flags=("implausible_rate",))
+    truth_info["fundingFeeFloor"] = None  # no readable bound left: no cap applied
+    (row,) = aster.build_rows({**recorded, "premiumIndex": premium}, OBSERVED).rows
+    assert_row(row, interval_hours=4, flags=())
+
+
 def test_failed_funding_info_leaves_every_interval_unknown(recorded: dict[str, Any]) -> None:
     for bad, unusable in ((None, set()), ({"code": 0}, {"fundingInfo"}), ([], {"fundingInfo"})):
         result = aster.build_rows({**recorded, "fundingInfo": bad}, OBSERVED)

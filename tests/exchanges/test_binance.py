@@ -290,6 +290,45 @@ def test_symbols_absent_from_an_answered_funding_info_are_8h(recorded: dict[str,
     assert {r.interval_hours for r in empty.values()} == {8}
 
 
+def test_rate_beyond_the_symbols_recorded_cap_is_flagged_implausible(
+    recorded: dict[str, Any], rows: dict[str, FundingRate]
+) -> None:
+    # Recorded GUAUSDT sits exactly at its own cap: lastFundingRate "0.00005000", fundingInfo
+    # adjustedFundingRateCap "0.00005000" / adjustedFundingRateFloor "-0.00005000" (4 h).
+    assert_row(rows["GUAUSDT"], funding_rate=0.00005, interval_hours=4, flags=())
+    # Recorded BTCUSDT: lastFundingRate "0.00009398", cap "0.00300" / floor "-0.00300" (8 h).
+    assert rows["BTCUSDT"].flags == ()
+
+    def flags_at(symbol: str, rate: str) -> tuple[str, ...]:
+        premium = [premium_row(recorded, symbol) | {"lastFundingRate": rate}]
+        (row,) = binance.build_rows({**recorded, "premiumIndex": premium}, OBSERVED).rows
+        return row.flags
+
+    assert flags_at("BTCUSDT", "0.00300") == flags_at("BTCUSDT", "-0.00300") == ()
+    assert flags_at("BTCUSDT", "0.00300001") == ("implausible_rate",)
+    assert flags_at("BTCUSDT", "-0.00300001") == ("implausible_rate",)
+    assert flags_at("GUAUSDT", "0.00005001") == ("implausible_rate",)
+
+
+def test_without_funding_info_no_cap_is_known(recorded: dict[str, Any]) -> None:
+    premium = [premium_row(recorded, "BTCUSDT") | {"lastFundingRate": "0.004"}]
+    (row,) = binance.build_rows({**recorded, "premiumIndex": premium, "fundingInfo": None}, OBSERVED).rows
+    assert row.flags == ("interval_unknown",)  # beyond the recorded cap, but no fundingInfo to say so
+
+
+def test_an_unreadable_cap_costs_neither_the_row_nor_its_interval(recorded: dict[str, Any]) -> None:
+    info = copy.deepcopy(recorded["fundingInfo"])
+    btc = next(r for r in info if r["symbol"] == "BTCUSDT")
+    btc["adjustedFundingRateCap"] = "none"  # the floor "-0.00300" still bounds it
+    premium = [premium_row(recorded, "BTCUSDT") | {"lastFundingRate": "0.0031"}]
+    result = binance.build_rows({**recorded, "premiumIndex": premium, "fundingInfo": info}, OBSERVED)
+    assert result.bad_rows == 0
+    assert_row(result.rows[0], interval_hours=8, flags=("implausible_rate",))
+    btc["adjustedFundingRateFloor"] = None
+    (row,) = binance.build_rows({**recorded, "premiumIndex": premium, "fundingInfo": info}, OBSERVED).rows
+    assert_row(row, interval_hours=8, flags=())
+
+
 def test_malformed_rows_cost_only_themselves(recorded: dict[str, Any]) -> None:
     empty_rate = premium_row(recorded, "BTCUSDT") | {"lastFundingRate": ""}
     missing = premium_row(recorded, "BTRUSDT")

@@ -133,6 +133,29 @@ def test_eth_and_atom_rows(recorded: dict[str, Any]) -> None:
     assert_row(rows["SUI-USDT"], funding_rate=0.0001, mark_price=0.7785, index_price=0.7789)
 
 
+def test_rate_beyond_the_contracts_recorded_cap_is_flagged_implausible(recorded: dict[str, Any]) -> None:
+    # Recorded BTC-USDT: lastFundingRate "-0.00003400" inside maxFundingRate "0.003000" / minFundingRate
+    # "-0.003000" (8 h, far below the 4 %/h sanity bound: only the recorded cap can flag it).
+    assert by_native(build(recorded))["BTC-USDT"].flags == ()
+
+    def btc_flags(rate: str) -> tuple[str, ...]:
+        (row,) = build(envelope(row_of(recorded, "BTC-USDT") | {"lastFundingRate": rate})).rows
+        return row.flags
+
+    assert btc_flags("0.003000") == btc_flags("-0.003000") == ()  # exactly at the cap and the floor
+    assert btc_flags("0.0030001") == ("implausible_rate",)
+    assert btc_flags("-0.0030001") == ("implausible_rate",)
+
+
+def test_docs_2023_form_has_no_cap_and_an_unreadable_cap_costs_nothing(recorded: dict[str, Any]) -> None:
+    docs = load_json("bingx", DOCS_2023)
+    docs["data"][0]["lastFundingRate"] = "0.0031"  # no maxFundingRate / minFundingRate in that form
+    assert "implausible_rate" not in build(docs, datetime(2022, 12, 26, tzinfo=UTC)).rows[0].flags
+    btc = row_of(recorded, "BTC-USDT") | {"lastFundingRate": "0.0031", "maxFundingRate": "-"}
+    result = build(envelope(btc))
+    assert (result.bad_rows, result.rows[0].flags) == (0, ("implausible_rate",))  # the floor bounds it
+
+
 def test_every_recorded_row_is_kept_and_every_interval_is_8h(recorded: dict[str, Any]) -> None:
     result = build(recorded)
     assert len(recorded["data"]) == 23

@@ -253,6 +253,34 @@ def test_interval_falls_back_to_list_minutes(tickers: dict[str, Any], instrument
     assert_row(row, interval_hours=None, apr=None, flags=("interval_unknown", "unfiltered"))
 
 
+def test_rate_beyond_the_listed_cap_is_flagged_implausible(
+    tickers: dict[str, Any], instruments: dict[str, Any], rows: dict[str, FundingRate]
+) -> None:
+    # Recorded BTCUSDT: fundingRate "0.00002942" (8 h); the list gives upperFundingRate "0.005" /
+    # lowerFundingRate "-0.005". The ticker's own fundingCap "0.00333" is not read (no documented meaning).
+    assert rows["BTCUSDT"].flags == ()
+
+    def btc_flags(rate: str, listing: dict[str, Any] | None = instruments) -> tuple[str, ...]:
+        btc = ticker(tickers, "BTCUSDT") | {"fundingRate": rate}
+        (row,) = bybit.build_rows({"tickers": envelope(btc), "instruments-info": listing}, OBSERVED).rows
+        return row.flags
+
+    assert btc_flags("0.005") == btc_flags("-0.005") == ()  # exactly at the listed cap and floor
+    assert btc_flags("0.004") == ()  # above the ticker's fundingCap, inside the list's bound
+    assert btc_flags("0.0050001") == ("implausible_rate",)
+    assert btc_flags("-0.0050001") == ("implausible_rate",)
+    assert btc_flags("0.0050001", listing=None) == ("unfiltered",)  # no list: no cap known
+
+
+def test_a_zero_listed_cap_is_no_bound(tickers: dict[str, Any], instruments: dict[str, Any]) -> None:
+    listing = copy.deepcopy(instruments)
+    btc = next(r for r in listing["result"]["list"] if r["symbol"] == "BTCUSDT")
+    btc["upperFundingRate"] = btc["lowerFundingRate"] = "0"  # as the list sends on dated futures
+    row = ticker(tickers, "BTCUSDT") | {"fundingRate": "0.0001"}
+    (got,) = bybit.build_rows({"tickers": envelope(row), "instruments-info": listing}, OBSERVED).rows
+    assert got.flags == ()
+
+
 def test_without_instruments_rows_are_unfiltered(tickers: dict[str, Any]) -> None:
     result = bybit.build_rows({"tickers": tickers, "instruments-info": None}, OBSERVED)
     got = {row.native_symbol: row for row in result.rows}

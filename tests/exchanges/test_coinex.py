@@ -152,6 +152,24 @@ def test_inverse_and_other_intervals_from_copies_of_the_recorded_row(payload) ->
     )
 
 
+def test_rate_beyond_the_markets_recorded_cap_is_flagged_implausible(payload) -> None:
+    # Recorded BTCUSDT: latest_funding_rate "0" inside max_funding_rate "0.00375" / min_funding_rate
+    # "-0.00375" (8 h, far below the 4 %/h sanity bound: only the recorded cap can flag it).
+    (recorded,) = build(payload).rows
+    assert recorded.flags == ()
+
+    def btc_flags(rate: str, **changes: Any) -> tuple[str, ...]:
+        result = build(envelope(btc_row(payload, latest_funding_rate=rate, **changes)))
+        assert result.bad_rows == 0
+        return result.rows[0].flags
+
+    assert btc_flags("0.00375") == btc_flags("-0.00375") == ()  # exactly at the cap and the floor
+    assert btc_flags("0.0037501") == ("implausible_rate",)
+    assert btc_flags("-0.0037501") == ("implausible_rate",)
+    assert btc_flags("-0.0037501", max_funding_rate="?") == ("implausible_rate",)  # the floor bounds it
+    assert btc_flags("0.0037501", max_funding_rate=None, min_funding_rate="?") == ()  # no readable bound
+
+
 def test_frozen_rows_after_their_settlement_are_kept_and_flagged_stale(payload) -> None:
     """A replayed or frozen (ceased-venue) body: the settlement is past, the row stays, flagged."""
     (row,) = build(payload, datetime(2024, 5, 15, 12, 0, tzinfo=UTC)).rows

@@ -152,6 +152,37 @@ def test_2023_schema_without_status_is_kept_and_delisting_dropped(contracts_2023
     assert btc.flags == ()
 
 
+def contract_row(payload, name):
+    return next(r for r in payload if r["name"] == name)
+
+
+def test_rate_beyond_the_contracts_recorded_limit_is_flagged_implausible(contracts):
+    # Recorded BTC_USDT: funding_rate "0.000007" inside funding_rate_limit "0.003" (funding_cap_ratio
+    # "0.75" is a factor, not read); 8 h, far below the 4 %/h sanity bound.
+    assert by_native(build(contracts))["BTC_USDT"].flags == ()
+    btc = contract_row(contracts, "BTC_USDT")
+
+    def btc_flags(rate):
+        btc["funding_rate"] = rate
+        return by_native(build(contracts))["BTC_USDT"].flags
+
+    assert btc_flags("0.003") == btc_flags("-0.003") == ()  # exactly at the limit, either way
+    assert btc_flags("0.0030001") == ("implausible_rate",)
+    assert btc_flags("-0.0030001") == ("implausible_rate",)
+
+
+def test_without_a_readable_limit_no_cap_is_applied(contracts, contracts_2023):
+    btc = contract_row(contracts, "BTC_USDT")
+    btc["funding_rate"], btc["funding_rate_limit"] = "0.004", "none"
+    result = build(contracts)
+    assert result.bad_rows == 0
+    assert by_native(result)["BTC_USDT"].flags == ()
+    old_btc = contract_row(contracts_2023, "BTC_USDT")  # 2023 schema: no funding_rate_limit at all
+    assert "funding_rate_limit" not in old_btc
+    old_btc["funding_rate"] = "0.004"
+    assert "implausible_rate" not in by_native(build(contracts_2023, OBSERVED_2023))["BTC_USDT"].flags
+
+
 def test_settled_rows_are_kept_and_flagged_stale(contracts):
     result = build(contracts, FOUR_H_SETTLEMENT)  # exactly at the 4 h contracts' settlement
     assert len(result.rows) == 24

@@ -111,6 +111,35 @@ def test_us30_24h_row_with_zero_rate(funding, ticker):
     assert us30.index_price == 52548.46
 
 
+def row_of(funding, symbol):
+    return next(r for r in funding["data"] if r["symbol"] == symbol)
+
+
+def test_rate_beyond_the_contracts_recorded_cap_is_flagged_implausible(funding):
+    # Recorded BTC_USDT: fundingRate 6.2e-05 inside maxFundingRate 0.0018 / minFundingRate -0.0018.
+    assert by_native(build(funding))["BTC_USDT"].flags == ()
+    btc = row_of(funding, "BTC_USDT")
+    btc["fundingRate"] = 0.0018  # exactly at the recorded cap: not flagged
+    assert by_native(build(funding))["BTC_USDT"].flags == ()
+    btc["fundingRate"] = -0.0018  # exactly at the recorded floor
+    assert by_native(build(funding))["BTC_USDT"].flags == ()
+    for beyond in (0.0018001, -0.0018001):
+        btc["fundingRate"] = beyond
+        assert "implausible_rate" in by_native(build(funding))["BTC_USDT"].flags
+
+
+def test_cap_of_zero_is_no_bound_and_an_unreadable_cap_costs_nothing(funding):
+    # Recorded US30_USDT: maxFundingRate 0 / minFundingRate 0 (no funding set on that index contract).
+    row_of(funding, "US30_USDT")["fundingRate"] = 0.0001
+    row_of(funding, "ETH_USDT")["maxFundingRate"] = "n/a"  # the floor -0.0018 still bounds it
+    row_of(funding, "ETH_USDT")["fundingRate"] = 0.0019
+    result = build(funding)
+    rows = by_native(result)
+    assert (len(result.rows), result.bad_rows) == (9, 0)
+    assert rows["US30_USDT"].flags == ()
+    assert rows["ETH_USDT"].flags == ("implausible_rate",)
+
+
 def test_usd1_quote_is_linear_and_not_counted_as_usd(funding, ticker):
     # TEST-MADE ticker payload: the 50 recorded ticker rows plus one row for SPX500_USD1 (the recorded
     # BTC_USDT ticker row under that symbol), since the recorded ticker has no USD1 contract.

@@ -154,6 +154,26 @@ def test_1h_row_unlisted(rows: dict[str, FundingRate]) -> None:
     )
 
 
+def test_rate_beyond_the_swaps_recorded_cap_is_flagged_implausible(
+    any_rates: dict[str, Any], instruments: dict[str, Any], rows: dict[str, FundingRate]
+) -> None:
+    # Recorded BTC-USDT-SWAP: fundingRate 0.0001 inside maxFundingRate "0.00375" / minFundingRate
+    # "-0.00375" (8 h, so far below the 4 %/h sanity bound: only the recorded cap can flag it).
+    assert rows["BTC-USDT-SWAP"].flags == ()
+
+    def btc_flags(rate: str) -> tuple[str, ...]:
+        btc = rate_row(any_rates, "BTC-USDT-SWAP") | {"fundingRate": rate}
+        (row,) = okx.build_rows(
+            {"funding-rate": envelope(btc), "instruments": instruments}, ANY_OBSERVED
+        ).rows
+        return row.flags
+
+    assert btc_flags("0.00375") == ()  # exactly at the cap
+    assert btc_flags("-0.00375") == ()  # exactly at the floor
+    assert btc_flags("0.0037501") == ("implausible_rate",)
+    assert btc_flags("-0.0037501") == ("implausible_rate",)
+
+
 def test_row_count_matches_an_independent_filter(
     any_rates: dict[str, Any], rows: dict[str, FundingRate]
 ) -> None:

@@ -12,7 +12,9 @@ so the simulator replays real bytes at the path the adapter calls.
 - `GET /fapi/v1/fundingInfo` (EXTRA): `symbol`, `fundingIntervalHours` (JSON number, **hours**) — the
   interval source (1, 2, 4 and 8 h seen). Aster documents no default for a symbol it does not list (the
   notes do not carry Binance's "absent ⇒ 8 h" over), so an absent symbol's interval is unknown; so is
-  every interval when the call fails.
+  every interval when the call fails. `fundingFeeCap` / `fundingFeeFloor` (JSON numbers, fractions per
+  interval, e.g. 0.02 / -0.02): the symbol's bounds on the rate; `rate_cap` is the larger |bound|, read
+  apart from the interval (an unreadable or 0 bound is skipped and never costs the interval).
 - `GET /fapi/v1/exchangeInfo` (INSTRUMENTS): `symbols[]` `status`, `contractType`, `baseAsset`,
   `quoteAsset`, `marginAsset`, `underlyingType`.
 Filters: a listed symbol is kept only with `status == TRADING` and `contractType == PERPETUAL` (SETTLING,
@@ -142,6 +144,32 @@ def parse_funding_info(payload: Any) -> Parsed[tuple[str, float]]:
     return parse_rows(VENUE, INTERVALS, payload, one)
 
 
+def rate_cap(*bounds: Any) -> float | None:
+    """The largest |bound| of a symbol's cap and floor; one absent, unreadable or 0 is skipped."""
+    caps = []
+    for bound in bounds:
+        try:
+            value = optional_number(bound)
+        except ValueError:
+            continue
+        if value:
+            caps.append(abs(value))
+    return max(caps, default=None)
+
+
+def funding_caps(payload: Any) -> dict[str, float]:
+    """symbol → its bound on |rate| from a fundingInfo answer; rows without a readable one are left out."""
+    caps: dict[str, float] = {}
+    for row in payload if isinstance(payload, list) else ():
+        symbol = row.get("symbol") if isinstance(row, dict) else None
+        if not isinstance(symbol, str):
+            continue
+        cap = rate_cap(row.get("fundingFeeCap"), row.get("fundingFeeFloor"))
+        if cap is not None:
+            caps[symbol] = cap
+    return caps
+
+
 def parse_exchange_info(payload: Any) -> Parsed[Instrument]:
     """Every listed symbol; `tradable` is False for a status other than TRADING or a type other than
     PERPETUAL (a missing field is unknown and does not make it untradable)."""
@@ -172,6 +200,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
         payloads.get(INSTRUMENTS), parse_exchange_info, INSTRUMENTS, unusable
     )
     intervals = {} if parsed_intervals is None else dict(parsed_intervals.items)
+    caps = {} if parsed_intervals is None else funding_caps(payloads[INTERVALS])
     instruments = None if parsed_instruments is None else {i.symbol: i for i in parsed_instruments.items}
     bad_rows = rates.bad_rows + sum(p.bad_rows for p in (parsed_intervals, parsed_instruments) if p)
 
@@ -197,6 +226,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             index_price=rate.index_price,
             asset_class=instrument.asset_class,
             listed=listed,
+            rate_cap=caps.get(rate.symbol),
         )
 
     joined = parse_rows(VENUE, RATES, rates.items, join)

@@ -12,6 +12,9 @@ quote currency (USD for COIN-M). premiumIndex carries no open interest, no volum
 Interval: fundingInfo `fundingIntervalHours` (int hours) of the same family; Binance lists only adjusted
 symbols, so a symbol absent from a fundingInfo that answered is 8 h (documented for USDⓈ-M; COIN-M is read
 the same way, its docs page describing the same list); no fundingInfo ⇒ interval unknown.
+Cap: fundingInfo `adjustedFundingRateCap` / `adjustedFundingRateFloor` (string fractions per interval)
+of the same family; `rate_cap` is the larger |bound|. Read apart from the interval, so an unreadable
+bound is skipped and never costs the symbol its interval; a symbol fundingInfo lacks has no known cap.
 Filters: exchangeInfo `status` (dapi: `contractStatus`) == TRADING and `contractType` PERPETUAL (fapi also
 TRADIFI_PERPETUAL); a rate symbol absent from exchangeInfo is delisted and dropped; `nextFundingTime == 0`
 is dropped always (dapi delivery rows also send `lastFundingRate: ""`).
@@ -210,6 +213,32 @@ def parse_funding_info(payload: Any, endpoint: str = INTERVALS) -> Parsed[tuple[
     return parse_rows(VENUE, endpoint, payload, one)
 
 
+def rate_cap(*bounds: Any) -> float | None:
+    """The largest |bound| of a symbol's cap and floor; one absent, unreadable or 0 is skipped."""
+    caps = []
+    for bound in bounds:
+        try:
+            value = optional_number(bound)
+        except ValueError:
+            continue
+        if value:
+            caps.append(abs(value))
+    return max(caps, default=None)
+
+
+def funding_caps(payload: Any) -> dict[str, float]:
+    """symbol → its bound on |rate| from a fundingInfo answer; rows without a readable one are left out."""
+    caps: dict[str, float] = {}
+    for row in payload if isinstance(payload, list) else ():
+        symbol = row.get("symbol") if isinstance(row, dict) else None
+        if not isinstance(symbol, str):
+            continue
+        cap = rate_cap(row.get("adjustedFundingRateCap"), row.get("adjustedFundingRateFloor"))
+        if cap is not None:
+            caps[symbol] = cap
+    return caps
+
+
 def parse_exchange_info(payload: Any, family: Family = FAMILIES[0]) -> Parsed[Instrument]:
     """The family's tradable perpetuals (TRADING and a kept contractType); every other symbol is dropped."""
 
@@ -258,6 +287,7 @@ def _build_family(
         result.unusable,
     )
     intervals = None if parsed_intervals is None else dict(parsed_intervals.items)
+    caps = {} if parsed_intervals is None else funding_caps(payloads[family.intervals])
     instruments = None if parsed_instruments is None else {i.symbol: i for i in parsed_instruments.items}
     result.bad_rows += rates.bad_rows + sum(p.bad_rows for p in (parsed_intervals, parsed_instruments) if p)
 
@@ -282,6 +312,7 @@ def _build_family(
             index_price=rate.index_price,
             asset_class=instrument.asset_class,
             listed=None if instruments is None else True,
+            rate_cap=caps.get(rate.symbol),
         )
 
     joined = parse_rows(VENUE, family.rates, rates.items, join)

@@ -11,7 +11,10 @@ API docs: https://bingx-api.github.io/docs/#/en-us/swapV2/market-api.html (Mark 
   every recording are epoch ms): the settlement of that period;
 - `fundingIntervalHours` (int **hours**, newer responses): the interval source, same row. Absent (the
   2023 docs form) ⇒ unknown: BingX documents no default, and history spacing is not fetched;
-- `markPrice`, `indexPrice` (strings, quote currency). No open interest or volume here: left None.
+- `markPrice`, `indexPrice` (strings, quote currency). No open interest or volume here: left None;
+- `maxFundingRate` / `minFundingRate` (strings, fractions per interval): the contract's bounds on the
+  rate; `rate_cap` is the larger |bound| (absent, as in the 2023 docs form, unreadable or 0 ⇒ skipped,
+  never costing the row).
 
 Filters: none. The rows carry no status or type field, and the contract list (`/quote/contracts`) is
 not called: it has no recording and its status field is unverified. Every row is kept, listed=True.
@@ -73,6 +76,7 @@ class Premium(NamedTuple):
     next_funding_time: datetime | None
     mark_price: float | None
     index_price: float | None
+    rate_cap: float | None
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:
@@ -89,6 +93,19 @@ def _interval_hours(value: Any) -> float | None:
     return hours if hours is not None and hours > 0 else None
 
 
+def rate_cap(*bounds: Any) -> float | None:
+    """The largest |bound| of a contract's cap and floor; one absent, unreadable or 0 is skipped."""
+    caps = []
+    for bound in bounds:
+        try:
+            value = optional_number(bound)
+        except ValueError:
+            continue
+        if value:
+            caps.append(abs(value))
+    return max(caps, default=None)
+
+
 def _premium(row: Any) -> Premium:
     symbol = text(row["symbol"])
     listed_base, quote = split_symbol(symbol)
@@ -102,6 +119,7 @@ def _premium(row: Any) -> Premium:
         next_funding_time=model.from_ms(next_ms) if next_ms else None,  # 0 ⇒ none
         mark_price=optional_number(row.get("markPrice")),
         index_price=optional_number(row.get("indexPrice")),
+        rate_cap=rate_cap(row.get("maxFundingRate"), row.get("minFundingRate")),
     )
 
 
@@ -129,6 +147,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             observed_at=observed_at,
             mark_price=p.mark_price,
             index_price=p.index_price,
+            rate_cap=p.rate_cap,
         )
         for p in parsed.items
     ]

@@ -13,6 +13,10 @@ USD contracts (the handbook), so it is the open interest in USD; `openInterestVa
 coin amounts and the unit of `volume24h` is not stated, so volume_24h_usd stays None.
 Interval: tickers `fundingIntervalHour` (hours, same row as the rate), else instruments `fundingInterval`
 (**minutes**) ÷ 60, else unknown.
+Cap: instruments `upperFundingRate` / `lowerFundingRate` (string fractions per interval): `rate_cap` is
+the larger |bound|; "0" / "0" (as sent on dated futures) is no bound, and an absent or unreadable bound
+is skipped, never costing the row. Without the list no cap is known. The tickers' own `fundingCap` is not
+read: the handbook gives it no meaning or unit.
 Filters: instruments `contractType` LinearPerpetual / InversePerpetual with `status == "Trading"`; dated
 futures (`BTCUSDT-25SEP26`, LinearFutures, InverseFutures) are dropped, also without a list when the
 ticker's `deliveryTime` is set. A ticker missing from its family's list is kept, `unlisted`.
@@ -118,6 +122,21 @@ class Instrument:
     """None for what is not a tradable perpetual (dated futures, pre-launch, settling)."""
     interval_hours: float | None
     asset_class: AssetClass
+    rate_cap: float | None = None
+    """The contract's bound on |rate| (the larger of |upperFundingRate|, |lowerFundingRate|)."""
+
+
+def rate_cap(*bounds: Any) -> float | None:
+    """The largest |bound| of a contract's cap and floor; one absent, unreadable or 0 is skipped."""
+    caps = []
+    for bound in bounds:
+        try:
+            value = optional(bound)
+        except ValueError:
+            continue
+        if value:
+            caps.append(abs(value))
+    return max(caps, default=None)
 
 
 def parse_tickers(payload: Any, endpoint: str = RATES) -> Parsed[Ticker]:
@@ -162,6 +181,7 @@ def parse_instruments_info(payload: Any, endpoint: str = INSTRUMENTS) -> Parsed[
             contract_type,
             None if minutes is None else minutes / 60,
             ASSET_CLASSES.get(row.get("symbolType") or "", "crypto"),
+            rate_cap(row.get("upperFundingRate"), row.get("lowerFundingRate")),
         )
 
     rows = field_of(VENUE, endpoint, payload, "result", "list")
@@ -234,6 +254,7 @@ def _build_family(
             else None,
             asset_class=instrument.asset_class,
             listed=None if instruments is None else ticker.symbol in instruments,
+            rate_cap=instrument.rate_cap,
         )
 
     joined = parse_rows(VENUE, rates, tickers.items, join)

@@ -17,7 +17,9 @@ Fields used (rates are strings, fractions per interval; times epoch **ms**):
 - `next_funding_rate` — the period *after* it, settling at `next_funding_time` → `predicted_rate`;
 - interval = `next_funding_time − latest_funding_time` in hours (ccxt sees 1/4/8/16/24 h); unknown when
   either time is missing or the difference is not positive;
-- `mark_price` (quote currency). No index price, open interest or volume on this call: left None.
+- `mark_price` (quote currency). No index price, open interest or volume on this call: left None;
+- `max_funding_rate` / `min_funding_rate` (strings, fractions per interval): the market's bounds on the
+  rate; `rate_cap` is the larger |bound| (absent, unreadable or 0 ⇒ skipped, never costing the row).
 A literal `"0"` current rate can be CoinEx's not-yet-computed placeholder (the recording shows one,
 ccxt/ccxt#22497); it is the venue's own value and is kept as 0.0 — nothing else could be put in its place.
 
@@ -83,6 +85,7 @@ class Rate:
     interval_hours: float | None
     predicted_rate: float | None
     mark_price: float | None
+    rate_cap: float | None
 
 
 def split_market(market: str) -> tuple[str, str, str, ContractType]:
@@ -101,6 +104,19 @@ def _interval_hours(settlement_ms: float | None, after_ms: float | None) -> floa
     return (after_ms - settlement_ms) / MS_PER_HOUR
 
 
+def rate_cap(*bounds: Any) -> float | None:
+    """The largest |bound| of a market's cap and floor; one absent, unreadable or 0 is skipped."""
+    caps = []
+    for bound in bounds:
+        try:
+            value = optional_number(bound)
+        except ValueError:
+            continue
+        if value:
+            caps.append(abs(value))
+    return max(caps, default=None)
+
+
 def _rate(row: Any) -> Rate:
     market = text(row["market"])
     settlement_ms = optional_number(row.get("latest_funding_time")) or None  # 0 means none
@@ -113,6 +129,7 @@ def _rate(row: Any) -> Rate:
         _interval_hours(settlement_ms, after_ms),
         optional_number(row.get("next_funding_rate")),
         optional_number(row.get("mark_price")),
+        rate_cap(row.get("max_funding_rate"), row.get("min_funding_rate")),
     )
 
 
@@ -141,6 +158,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             observed_at=observed_at,
             predicted_rate=rate.predicted_rate,
             mark_price=rate.mark_price,
+            rate_cap=rate.rate_cap,
         )
 
     joined = parse_rows(VENUE, RATES, rates.items, row)

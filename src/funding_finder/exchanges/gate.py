@@ -11,6 +11,11 @@ Each is a plain JSON array of contract objects (no envelope). Fields used:
 - `funding_interval`: interval in **seconds** (14400, 28800) — the interval source, same row;
 - `funding_next_apply`: settlement time of the current period, epoch **seconds**;
 - `mark_price`, `index_price` (strings, quote currency);
+- `funding_rate_limit` (string, 2026 schema; "Upper and lower limits of funding rate" in Gate's SDK model
+  docs, gate/gateapi-python `docs/Contract.md`): one magnitude bounding the rate both ways, a fraction
+  per interval like `funding_rate` (0.02, 0.0075, 0.003 recorded) ⇒ `rate_cap`; absent (2023 schema),
+  unreadable or 0 ⇒ no cap, never costing the row. `funding_cap_ratio` (0.75 … 4, "Deprecated" there) is
+  a factor, not a rate, and is not read;
 - linear: `position_size` (contracts) × `quanto_multiplier` (base units per contract) × mark = open interest
   in USDT. The size of an inverse contract is not in the handbook, so inverse open interest stays None.
 The contract list carries no 24 h volume (that is on `/futures/{settle}/tickers`), so volume is None.
@@ -75,6 +80,7 @@ class Contract(NamedTuple):
     index_price: float | None
     open_interest_quote: float | None
     asset_class: AssetClass
+    rate_cap: float | None
 
 
 def split_name(name: Any) -> tuple[str, str]:
@@ -92,6 +98,15 @@ def _interval_hours(seconds: Any) -> float | None:
     if value <= 0:
         raise ValueError(f"bad funding_interval {seconds!r}")
     return value / 3600
+
+
+def rate_cap(limit: Any) -> float | None:
+    """|funding_rate_limit|; absent, unreadable or 0 ⇒ None (no bound known)."""
+    try:
+        value = optional_number(limit)
+    except ValueError:
+        return None
+    return abs(value) if value else None
 
 
 def _product(*factors: float | None) -> float | None:
@@ -126,6 +141,7 @@ def _contract(row: Any, family: Family = FAMILIES[0]) -> Contract | None:
             optional_number(row.get("position_size")), optional_number(row.get("quanto_multiplier")), mark
         ),
         asset_class=ASSET_CLASSES.get(row.get("contract_type") or "", "crypto"),
+        rate_cap=rate_cap(row.get("funding_rate_limit")),
     )
 
 
@@ -167,4 +183,5 @@ def _row(contract: Contract, family: Family, observed_at: datetime) -> model.Fun
         open_interest_usd=model.usd_value(contract.open_interest_quote, contract.quote),
         volume_24h_usd=None,
         asset_class=contract.asset_class,
+        rate_cap=contract.rate_cap,
     )

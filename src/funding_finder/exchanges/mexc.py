@@ -6,7 +6,9 @@ Envelope `{"success": true, "code": 0, "data": [...]}`; values are JSON numbers 
 - `GET /api/v1/contract/funding_rate` with no symbol (RATES): the undocumented bulk form, one object per
   contract shaped like the documented per-symbol one: `symbol`, `fundingRate` (fraction per interval,
   current period), `collectCycle` (interval in **hours** — the interval source), `nextSettleTime` (its
-  settlement, epoch **ms**), `fairPrice` (mark), `idxPrice` (index).
+  settlement, epoch **ms**), `fairPrice` (mark), `idxPrice` (index), `maxFundingRate` / `minFundingRate`
+  (the contract's bounds, fractions per interval: `rate_cap` is the larger |bound|; 0 / 0, as on the
+  24 h US30_USDT, is read as no bound set, and an unreadable bound as none, never costing the row).
 - `GET /api/v1/contract/ticker` with no symbol (EXTRA): `amount24` = 24 h turnover in the quote currency,
   joined by symbol; `fairPrice` / `indexPrice` fill prices the rate row lacks (the 2021 docs form has none).
   Its `holdVol` is open interest in *contracts*; the contract size is only in `/contract/detail`, which
@@ -77,6 +79,7 @@ class Funding(NamedTuple):
     next_funding_time: datetime | None
     mark_price: float | None
     index_price: float | None
+    rate_cap: float | None
 
 
 class Ticker(NamedTuple):
@@ -96,6 +99,19 @@ def split_symbol(symbol: Any) -> tuple[str, str, str, model.ContractType]:
     return base, quote, quote, "linear"
 
 
+def rate_cap(*bounds: Any) -> float | None:
+    """The largest |bound| of a contract's cap and floor; one absent, unreadable or 0 is skipped."""
+    caps = []
+    for bound in bounds:
+        try:
+            value = optional_number(bound)
+        except ValueError:
+            continue
+        if value:
+            caps.append(abs(value))
+    return max(caps, default=None)
+
+
 def _funding(row: Any) -> Funding:
     symbol = row["symbol"]
     listed_base, quote, settle, contract_type = split_symbol(symbol)
@@ -113,6 +129,7 @@ def _funding(row: Any) -> Funding:
         next_funding_time=model.optional_from_ms(row.get("nextSettleTime")),
         mark_price=optional_number(row.get("fairPrice")),
         index_price=optional_number(row.get("idxPrice")),
+        rate_cap=rate_cap(row.get("maxFundingRate"), row.get("minFundingRate")),
     )
 
 
@@ -181,6 +198,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
                 volume_24h_usd=model.usd_value(volume, funding.quote)
                 if funding.contract_type == "linear"
                 else None,
+                rate_cap=funding.rate_cap,
             )
         )
     return BuildResult(rows, bad_rows=fundings.bad_rows + tickers.bad_rows)

@@ -7,8 +7,10 @@ Endpoints: `GET /api/v5/public/funding-rate?instId=ANY` (RATES; "all swap symbol
 and `GET /api/v5/public/instruments?instType=SWAP` (INSTRUMENTS; the same swaps, both families).
 Units (all strings): `fundingRate` is a fraction per interval — the *current* period's rate, settling at
 `fundingTime` (ms, the upcoming settlement); `nextFundingTime` (ms) is the settlement after it and
-`nextFundingRate` the next period's rate (`""` under `method=current_period` ⇒ None). No mark, index,
-open interest or volume here: left None.
+`nextFundingRate` the next period's rate (`""` under `method=current_period` ⇒ None);
+`maxFundingRate` / `minFundingRate` are the swap's bounds on the rate (fractions per interval, in every
+recorded schema): `rate_cap` is the larger |bound| (an absent, unreadable or 0 one is skipped, never
+costing the row). No mark, index, open interest or volume here: left None.
 Interval: `nextFundingTime − fundingTime` in hours (OKX documents reading it from that difference);
 unknown (None, flag `interval_unknown`) when `nextFundingTime` is absent or not after `fundingTime` —
 a time comparison never drops a row.
@@ -94,6 +96,7 @@ class Rate:
     funding_time: datetime
     interval_hours: float | None
     predicted_rate: float | None
+    rate_cap: float | None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,19 @@ class Instrument:
     settle: str
     contract_type: ContractType
     live: bool
+
+
+def rate_cap(*bounds: Any) -> float | None:
+    """The largest |bound| of a swap's cap and floor; one absent, unreadable or 0 is skipped."""
+    caps = []
+    for bound in bounds:
+        try:
+            value = optional_number(bound)
+        except ValueError:
+            continue
+        if value:
+            caps.append(abs(value))
+    return max(caps, default=None)
 
 
 def parse_funding_rate(payload: Any) -> Parsed[Rate]:
@@ -125,6 +141,7 @@ def parse_funding_rate(payload: Any) -> Parsed[Rate]:
             from_ms(funding_ms),
             interval,
             optional_number(row.get("nextFundingRate")),
+            rate_cap(row.get("maxFundingRate"), row.get("minFundingRate")),
         )
 
     return parse_rows(VENUE, RATES, data, one)
@@ -179,6 +196,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             observed_at=observed_at,
             predicted_rate=rate.predicted_rate,
             listed=None if instruments is None else rate.inst_id in instruments,
+            rate_cap=rate.rate_cap,
         )
 
     joined = parse_rows(VENUE, RATES, rates.items, join)

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
 from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
-from funding_finder.model import FundingRate
+from funding_finder.model import FundingRate, optional_number
 from funding_finder.ratelimit import Limit
 
 log = logging.getLogger("funding_finder.exchanges")
@@ -152,6 +152,45 @@ def parse_secondary(
         log.warning("%s; used as if the call had failed", exc)
         unusable.add(endpoint)
         return None
+
+
+MS_PER_HOUR = 3_600_000
+S_PER_HOUR = 3600
+
+
+def rate_cap(*bounds: Any) -> float | None:
+    """A contract's bound on |funding_rate| (fraction per interval) from the venue's cap and floor
+    fields: the largest |bound|. One absent, unreadable or 0 is skipped (0 means no bound), so a bad cap
+    never costs the row; None when no bound is left."""
+    caps = []
+    for bound in bounds:
+        try:
+            value = optional_number(bound)
+        except ValueError:
+            continue
+        if value:
+            caps.append(abs(value))
+    return max(caps, default=None)
+
+
+def product(*factors: float | None) -> float | None:
+    """The product of the factors, None when one is unknown (open interest = contracts × size × mark)."""
+    result = 1.0
+    for factor in factors:
+        if factor is None:
+            return None
+        result *= factor
+    return result
+
+
+def interval_hours(value: Any, unit_s: float) -> float | None:
+    """A funding interval given in the venue's unit (`unit_s` seconds per unit: 1 for seconds, 0.001
+    for ms, 60 for minutes, 3600 for hours) in hours; None when absent, `""`, 0 or negative (unknown,
+    never a default). A value that is not a number is a malformed row (ValueError)."""
+    amount = optional_number(value)
+    if amount is None or amount <= 0:
+        return None
+    return amount * unit_s / S_PER_HOUR
 
 
 def text(value: Any) -> str:

@@ -241,7 +241,7 @@ def test_single_symbol_form_is_bad_payload():
         build(single)
 
 
-@pytest.mark.parametrize("payload", [[], "x", None, {"success": True, "code": 0}, {"data": "rows"}])
+@pytest.mark.parametrize("payload", [[], "x", {"success": True, "code": 0}, {"data": "rows"}])
 def test_wrong_shape_is_bad_payload(payload):
     with pytest.raises(BadPayload):
         build(payload)
@@ -321,3 +321,80 @@ def test_arbitrary_json_never_breaks_build_rows(funding, ticker):
         return
     assert all(math.isfinite(row.funding_rate) for row in result.rows)
     assert len(result.rows) <= len(funding["data"])
+
+
+SINGLE = "api-v1-contract-funding_rate-BTC_USDT__arb-chain-bot-20260827.json"
+TICKER_OBSERVED = datetime(2026, 8, 27, 16, 39, 29, tzinfo=UTC)  # the ticker's recorder time
+
+
+def test_without_the_bulk_list_no_ticker_means_no_rates():
+    with pytest.raises(EmptyPayload):
+        build(None)
+
+
+def test_the_fallback_asks_one_slice_of_the_tickers_symbols_per_cycle(ticker, monkeypatch):
+    payloads = {"funding_rate": None, "ticker": ticker}
+    calls = mexc.plan_fallback(payloads, cycle=0)
+    assert len(calls) == 50 and calls[0].path == "/api/v1/contract/funding_rate/0G_USDT"
+    assert {call.role for call in calls} == {Role.RATES} and calls[0].instrument == "0G_USDT"
+    assert mexc.plan_fallback({"funding_rate": load_json("mexc", FUNDING), "ticker": ticker}, 0) == []
+    monkeypatch.setattr(mexc, "PER_SYMBOL_CALLS", 20)  # 50 symbols: slices of 20, 20 and 10
+    slices = [[call.instrument for call in mexc.plan_fallback(payloads, cycle)] for cycle in range(4)]
+    assert [len(names) for names in slices] == [20, 20, 10, 20]
+    assert slices[3] == slices[0]  # a full pass every three cycles, then round again
+    assert sorted(slices[0] + slices[1] + slices[2]) == sorted(r["symbol"] for r in ticker["data"])
+
+
+def test_the_fallback_joins_per_symbol_answers_and_leaves_the_rest_of_the_interval_unknown(ticker):
+    payloads = {
+        "funding_rate": None,
+        "ticker": ticker,
+        "funding_rate_symbol": {"BTC_USDT": load_json("mexc", SINGLE)},
+    }
+    rows = by_native(mexc.build_rows(payloads, TICKER_OBSERVED))
+    assert len(rows) == 50  # every ticker contract with a rate
+    btc = rows["BTC_USDT"]  # from its own answer: rate 7.3e-05, 8 h, settles 1787875200000 ms
+    assert (btc.funding_rate, btc.interval_hours, btc.symbol) == (0.000073, 8, "BTC/USDT:USDT")
+    assert btc.next_funding_time == datetime(2026, 8, 28, 0, 0, tzinfo=UTC)
+    assert (btc.mark_price, btc.index_price, btc.flags) == (80319.3, 80349, ())
+    assert btc.volume_24h_usd == 4477604519.13254  # amount24 from the ticker
+    eth = rows["ETH_USDT"]  # not asked this cycle: the ticker's rate, nothing made up
+    eth_ticker = next(r for r in ticker["data"] if r["symbol"] == "ETH_USDT")
+    assert eth.funding_rate == eth_ticker["fundingRate"] and eth.mark_price == eth_ticker["fairPrice"]
+    assert (eth.interval_hours, eth.next_funding_time, eth.apr, eth.flags) == (
+        None,
+        None,
+        None,
+        ("interval_unknown",),
+    )
+
+
+def test_a_failed_bulk_list_falls_back_to_the_documented_path_end_to_end(tmp_path):
+    from fakes import ScriptedServer
+    from funding_finder.collector import Collector, CollectorConfig
+    from funding_finder.recordings import load_bytes
+    from funding_finder.store import Store
+
+    json_type = {"Content-Type": "application/json"}
+    routes = {
+        "/api/v1/contract/funding_rate/BTC_USDT": (200, json_type, load_bytes("mexc", SINGLE), 0.0),
+        "/api/v1/contract/funding_rate": (
+            502,
+            {"Content-Type": "text/html"},
+            b"<html>bad gateway</html>",
+            0.0,
+        ),
+        "/api/v1/contract/ticker": (200, json_type, load_bytes("mexc", TICKER), 0.0),
+    }
+    store = Store(str(tmp_path / "funding.db"))
+    with ScriptedServer(routes=routes) as server:
+        config = CollectorConfig(base_urls={"mexc": server.url}, retries=0)
+        (run,) = Collector(store, ["mexc"], config).run_cycle().runs
+        asked = sorted(path for path, _ in server.seen if "/funding_rate/" in path)
+    assert len(asked) == 50 and "/api/v1/contract/funding_rate/BTC_USDT" in asked
+    # the bulk list (HTTP 502) and the 49 symbols this scripted venue does not know (404) failed
+    assert (run.status, run.rows, run.requests) == ("partial", 50, 52)
+    assert run.failures == {"http_5xx": 1, "http_4xx": 49}
+    btc = {row.native_symbol: row for row in store.latest_rates()}["BTC_USDT"]
+    assert (btc.funding_rate, btc.interval_hours) == (0.000073, 8)
+    store.close()

@@ -93,3 +93,10 @@ def test_the_simulator_answers_every_call_but_the_listed_unrecorded_ones(venue_i
     assert any(endpoint.role is Role.RATES and _served(venue_id, endpoint) for endpoint in endpoints) or (
         VENUES[venue_id].SPEC.per_instrument is not None
     ), "the demo would have no rows of this venue"
+
+
+@pytest.mark.parametrize("venue_id", list(VENUES))
+def test_every_call_a_venue_makes_is_charged_to_one_of_its_declared_limits(venue_id):
+    spec = VENUES[venue_id].SPEC
+    for endpoint in spec.endpoints:
+        assert any(limit.cost_of(endpoint.name) > 0 for limit in spec.limits), endpoint.name

@@ -519,8 +519,23 @@ def test_a_failed_family_keeps_the_other_familys_rows(
     assert [r.native_symbol for r in without_fapi.rows] == ["BTCUSD_PERP"]
     with pytest.raises(BadPayload):  # no family answered: nothing to build from
         binance.build_rows({**both, "premiumIndex": None, "dapi-premiumIndex": None}, OBSERVED)
-    with pytest.raises(EmptyPayload):  # a present but empty family is still an error
-        binance.build_rows({**both, "dapi-premiumIndex": []}, OBSERVED)
+    with pytest.raises(EmptyPayload):  # a present but empty family is an error when it is the only one
+        binance.build_rows({**both, "premiumIndex": None, "dapi-premiumIndex": []}, OBSERVED)
+
+
+@pytest.mark.parametrize("bad", [[], {"code": -1121}, "x"])
+def test_an_empty_or_malformed_coin_m_family_keeps_the_usdm_rows(
+    recorded: dict[str, Any], dapi_list: dict[str, Any], bad: Any
+) -> None:
+    result = binance.build_rows(
+        {**recorded, **dapi_payloads(dapi_list, **{"dapi-premiumIndex": bad})}, OBSERVED
+    )
+    assert len(result.rows) == 691 and {r.contract_type for r in result.rows} == {"linear"}
+    assert (result.unusable, result.bad_rows) == ({"dapi-premiumIndex"}, 0)
+    with pytest.raises((BadPayload, EmptyPayload)):  # no family left with rows: the bad one's error
+        binance.build_rows(
+            {**dapi_payloads(dapi_list, **{"dapi-premiumIndex": bad}), "premiumIndex": []}, OBSERVED
+        )
 
 
 def test_a_wrong_shaped_dapi_list_costs_only_the_dapi_filter(
@@ -693,7 +708,8 @@ def test_arbitrary_rows_never_break_build_rows(
     except (BadPayload, EmptyPayload):
         return
     assert result.bad_rows >= 0
-    assert result.unusable <= set(payloads) - {"premiumIndex", "dapi-premiumIndex"}
+    assert result.unusable <= set(payloads)
+    assert not {"premiumIndex", "dapi-premiumIndex"} <= result.unusable  # a family with rows is left
     bound = sum(
         rows_in(payload, name in result.unusable, "symbols" if name.endswith("exchangeInfo") else None)
         for name, payload in payloads.items()

@@ -279,6 +279,17 @@ def test_a_failed_or_unusable_product_type_costs_only_its_rows(recorded: dict[st
     assert result.unusable == {name("current-fund-rate", COIN)}
 
 
+@pytest.mark.parametrize("bad", [{"code": "00000", "data": []}, {"code": "00000", "data": {}}, "x"])
+def test_an_empty_or_malformed_coin_futures_family_keeps_the_usdt_rows(
+    recorded: dict[str, Any], bad: Any
+) -> None:
+    result = bitget.build_rows({**recorded, name("current-fund-rate", COIN): bad}, OBSERVED)
+    assert ([row.native_symbol for row in result.rows], result.bad_rows) == (["BTCUSDT"], 0)
+    assert result.unusable == {name("current-fund-rate", COIN)}
+    with pytest.raises((BadPayload, EmptyPayload)):  # no product type left with rows: the bad one's error
+        bitget.build_rows({name("current-fund-rate", COIN): bad}, OBSERVED)
+
+
 def test_wrong_shapes_and_empty_lists(recorded: dict[str, Any]) -> None:
     with pytest.raises(BadPayload):
         bitget.build_rows({**recorded, name("current-fund-rate"): {"code": "00000", "data": None}}, OBSERVED)

@@ -458,8 +458,22 @@ def test_a_failed_category_keeps_the_other_categorys_rows(
     assert [(r.native_symbol, r.contract_type) for r in inverse_only.rows] == [("BTCUSD", "inverse")]
     with pytest.raises(BadPayload):
         bybit.build_rows({**payloads, "tickers": None, "tickers-inverse": None}, OBSERVED)
-    with pytest.raises(EmptyPayload):  # present but empty is an error, not a failed call
-        bybit.build_rows({**payloads, "tickers-inverse": envelope()}, OBSERVED)
+    with pytest.raises(EmptyPayload):  # present but empty is an error when no category is left
+        bybit.build_rows({**payloads, "tickers": None, "tickers-inverse": envelope()}, OBSERVED)
+
+
+@pytest.mark.parametrize(
+    "bad", [envelope(), {"retCode": 0, "result": {}}, {"retCode": 0, "result": {"list": {}}}]
+)
+def test_an_empty_or_malformed_inverse_category_keeps_the_linear_rows(
+    tickers: dict[str, Any], instruments: dict[str, Any], bad: Any
+) -> None:
+    payloads = {"tickers": tickers, "instruments-info": instruments, "tickers-inverse": bad}
+    result = bybit.build_rows(payloads, OBSERVED)
+    assert (len(result.rows), {r.contract_type for r in result.rows}) == (50, {"linear"})
+    assert (result.unusable, result.bad_rows) == ({"tickers-inverse"}, 0)
+    with pytest.raises((BadPayload, EmptyPayload)):  # no category left with rows: the bad one's error
+        bybit.build_rows({**payloads, "tickers": None}, OBSERVED)
 
 
 def test_end_to_end_through_the_simulator_without_violations() -> None:

@@ -167,6 +167,15 @@ def test_each_currency_costs_only_itself(summary, list_usdc):
     assert len(empty.rows) == 1
 
 
+@pytest.mark.parametrize("bad", [{"jsonrpc": "2.0", "result": []}, {"jsonrpc": "2.0", "result": {}}, "x"])
+def test_an_empty_or_malformed_second_currency_keeps_the_first_currencys_rows(summary, bad):
+    result = build(book_summary_BTC=summary, book_summary_USDC=bad)
+    assert ([row.native_symbol for row in result.rows], result.bad_rows) == (["BTC-PERPETUAL"], 0)
+    assert result.unusable == {"book_summary-USDC"}
+    with pytest.raises((BadPayload, EmptyPayload)):  # no currency left with rows: the bad one's error
+        build(book_summary_USDC=bad)
+
+
 def test_a_wrong_shaped_list_costs_only_its_currency(summary):
     result = build(book_summary_BTC=summary, instruments_BTC={"jsonrpc": "2.0", "result": {}})
     assert result.unusable == {"instruments-BTC"}

@@ -321,8 +321,17 @@ def test_a_failed_settle_list_keeps_the_other_lists_rows(contracts):
     assert [(r.native_symbol, r.flags) for r in btc_only.rows] == [("BTC_USD", ("stale",))]
     with pytest.raises(BadPayload):
         gate.build_rows({"contracts": None, "contracts-btc": None}, OBSERVED_2026)
-    with pytest.raises(EmptyPayload):  # present but empty is an error, not a failed call
-        gate.build_rows({**both, "contracts-btc": []}, OBSERVED_2026)
+    with pytest.raises(EmptyPayload):  # present but empty is an error when no list is left
+        gate.build_rows({"contracts": None, "contracts-btc": []}, OBSERVED_2026)
+
+
+@pytest.mark.parametrize("bad", [[], {"label": "TOO_MANY_REQUESTS"}, "x"])
+def test_an_empty_or_malformed_btc_list_keeps_the_usdt_rows(contracts, bad):
+    result = gate.build_rows({"contracts": contracts, "contracts-btc": bad}, OBSERVED_2026)
+    assert (len(result.rows), {r.contract_type for r in result.rows}) == (24, {"linear"})
+    assert (result.unusable, result.bad_rows) == ({"contracts-btc"}, 0)
+    with pytest.raises((BadPayload, EmptyPayload)):  # no list left with rows: the bad one's error
+        gate.build_rows({"contracts": None, "contracts-btc": bad}, OBSERVED_2026)
 
 
 def test_end_to_end_through_the_simulator_without_violations():

@@ -328,7 +328,16 @@ def test_one_failed_ticker_list_leaves_the_other(linear, inverse, catalog) -> No
 )
 def test_wrong_shaped_ticker_lists_are_bad_payload(payload: Any, inverse) -> None:
     with pytest.raises(BadPayload):
-        build(payload, inverse, None)
+        build(payload, None, None)
+    result = build(payload, inverse, None)  # the other list keeps its rows
+    assert ([row.native_symbol for row in result.rows], result.unusable) == (["BTCUSD"], {"tickers-linear"})
+
+
+@pytest.mark.parametrize("bad", [{"error": None, "id": 0, "result": []}, {"error": None, "result": {}}, "x"])
+def test_an_empty_or_malformed_inverse_list_keeps_the_linear_rows(linear, catalog, bad: Any) -> None:
+    result = build(linear, bad, catalog)
+    assert ([row.native_symbol for row in result.rows], result.bad_rows) == (["BTCUSDT"], 0)
+    assert result.unusable == {"tickers-inverse"}
 
 
 def test_empty_ticker_lists_are_empty_payload() -> None:
@@ -464,7 +473,8 @@ def test_arbitrary_payloads_never_break_build_rows(linear: Any, inverse: Any, pr
         result = build(linear, inverse, products)
     except (BadPayload, EmptyPayload):
         return
-    tickers = sum(len(p["result"]) for p in (linear, inverse) if p is not None)
+    lists = {"tickers-linear": linear, "tickers-inverse": inverse}
+    tickers = sum(len(p["result"]) for n, p in lists.items() if p is not None and n not in result.unusable)
     assert len(result.rows) <= tickers
     for row in result.rows:
         assert math.isfinite(row.funding_rate)

@@ -36,16 +36,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import EmptyPayload, ExchangeError, RateLimited
+from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    caps_by_symbol,
+    error_body_envelope,
     field_of,
     parse_rows,
     parse_secondary,
+    split_by_quote,
     text,
 )
 from funding_finder.model import AssetClass, FundingRate, from_ms, make_rate, number, optional_number
@@ -54,6 +57,7 @@ from funding_finder.ratelimit import Limit
 VENUE = "aster"
 RATES, INTERVALS, INSTRUMENTS = "premiumIndex", "fundingInfo", "exchangeInfo"
 RATE_LIMIT_CODE = -1003
+CAP_FIELDS = ("fundingFeeCap", "fundingFeeFloor")
 QUOTE_SUFFIXES = ("USDT", "USDC", "USD1", "USD")
 """Quotes seen on Aster, for reading a symbol absent from exchangeInfo (checked in this order)."""
 UNDERLYING_ASSET_CLASS: dict[str, AssetClass] = {
@@ -63,16 +67,14 @@ UNDERLYING_ASSET_CLASS: dict[str, AssetClass] = {
 }
 
 
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """A Binance-style error object (`code` < 0) inside HTTP 200 is an error; -1003 is the rate limit."""
-    if not isinstance(payload, dict):
-        return
-    code = payload.get("code")
-    if isinstance(code, int) and not isinstance(code, bool) and code < 0:
-        detail = f"code {code}: {payload.get('msg', '')}"
-        if code == RATE_LIMIT_CODE:
-            raise RateLimited(venue, endpoint, detail)
-        raise ExchangeError(venue, endpoint, detail)
+def _negative_code(code: Any) -> bool:
+    return isinstance(code, int) and not isinstance(code, bool) and code < 0
+
+
+check_envelope = error_body_envelope(
+    "code", message_fields=("msg",), rate_limit_codes=(RATE_LIMIT_CODE,), is_error=_negative_code
+)
+"""A Binance-style error object (`code` < 0) inside HTTP 200 is an error; -1003 is the rate limit."""
 
 
 SPEC = VenueSpec(
@@ -144,32 +146,6 @@ def parse_funding_info(payload: Any) -> Parsed[tuple[str, float]]:
     return parse_rows(VENUE, INTERVALS, payload, one)
 
 
-def rate_cap(*bounds: Any) -> float | None:
-    """The largest |bound| of a symbol's cap and floor; one absent, unreadable or 0 is skipped."""
-    caps = []
-    for bound in bounds:
-        try:
-            value = optional_number(bound)
-        except ValueError:
-            continue
-        if value:
-            caps.append(abs(value))
-    return max(caps, default=None)
-
-
-def funding_caps(payload: Any) -> dict[str, float]:
-    """symbol → its bound on |rate| from a fundingInfo answer; rows without a readable one are left out."""
-    caps: dict[str, float] = {}
-    for row in payload if isinstance(payload, list) else ():
-        symbol = row.get("symbol") if isinstance(row, dict) else None
-        if not isinstance(symbol, str):
-            continue
-        cap = rate_cap(row.get("fundingFeeCap"), row.get("fundingFeeFloor"))
-        if cap is not None:
-            caps[symbol] = cap
-    return caps
-
-
 def parse_exchange_info(payload: Any) -> Parsed[Instrument]:
     """Every listed symbol; `tradable` is False for a status other than TRADING or a type other than
     PERPETUAL (a missing field is unknown and does not make it untradable)."""
@@ -200,7 +176,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
         payloads.get(INSTRUMENTS), parse_exchange_info, INSTRUMENTS, unusable
     )
     intervals = {} if parsed_intervals is None else dict(parsed_intervals.items)
-    caps = {} if parsed_intervals is None else funding_caps(payloads[INTERVALS])
+    caps = {} if parsed_intervals is None else caps_by_symbol(payloads[INTERVALS], *CAP_FIELDS)
     instruments = None if parsed_instruments is None else {i.symbol: i for i in parsed_instruments.items}
     bad_rows = rates.bad_rows + sum(p.bad_rows for p in (parsed_intervals, parsed_instruments) if p)
 
@@ -235,7 +211,5 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
 
 def instrument_from_symbol(symbol: str) -> Instrument:
     """`BTCUSDT` → BTC/USDT:USDT, `GNSUSD` → GNS/USD:USD (settled in the quote: U-margined futures)."""
-    for quote in QUOTE_SUFFIXES:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return Instrument(symbol, symbol[: -len(quote)], quote, quote, "crypto", True)
-    raise ValueError(f"no known quote in {symbol!r}")
+    base, quote = split_by_quote(symbol, QUOTE_SUFFIXES)
+    return Instrument(symbol, base, quote, quote, "crypto", True)

@@ -32,13 +32,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import EmptyPayload, ExchangeError, RateLimited
+from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    error_body_envelope,
+    interval_hours,
     parse_rows,
     parse_secondary,
     text,
@@ -48,20 +50,13 @@ from funding_finder.ratelimit import Limit
 
 VENUE = "backpack"
 RATES, MARKETS = "markPrices", "markets"
-MS_PER_HOUR = 3_600_000
 PERP = "PERP"
 CLOSED = "Closed"
 RATE_LIMIT_CODES = frozenset({"TOO_MANY_REQUESTS"})
 
 
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """Arrays pass; an object carrying `code` is Backpack's error body (TOO_MANY_REQUESTS = rate limit)."""
-    if not isinstance(payload, dict) or "code" not in payload:
-        return
-    detail = f"code {payload['code']}: {payload.get('message', '')}"
-    if str(payload["code"]) in RATE_LIMIT_CODES:
-        raise RateLimited(venue, endpoint, detail)
-    raise ExchangeError(venue, endpoint, detail)
+check_envelope = error_body_envelope("code", message_fields=("message",), rate_limit_codes=RATE_LIMIT_CODES)
+"""Arrays pass; an object carrying `code` is Backpack's error body (TOO_MANY_REQUESTS = rate limit)."""
 
 
 SPEC = VenueSpec(
@@ -124,13 +119,6 @@ def parse_mark_prices(payload: Any) -> Parsed[Mark]:
     return parse_rows(VENUE, RATES, payload, one)
 
 
-def _interval_hours(value: Any) -> float | None:
-    milliseconds = optional_number(value)
-    if milliseconds is None or milliseconds <= 0:
-        return None
-    return milliseconds / MS_PER_HOUR
-
-
 def parse_markets(payload: Any) -> Parsed[Market]:
     """Every listed market; `kept` marks the tradable perpetuals. An empty list is EmptyPayload (it would
     unlist every contract), a non-array BadPayload."""
@@ -145,7 +133,7 @@ def parse_markets(payload: Any) -> Parsed[Market]:
             text(row["baseSymbol"]),
             text(row["quoteSymbol"]),
             kept,
-            _interval_hours(row.get("fundingInterval")),
+            interval_hours(row.get("fundingInterval"), 0.001),  # ms
         )
 
     return parse_rows(VENUE, MARKETS, payload, one)

@@ -14,14 +14,15 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
-from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
-from funding_finder.model import FundingRate, optional_number
+from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, FetchError, RateLimited
+from funding_finder.model import ContractType, FundingRate, optional_number
 from funding_finder.ratelimit import Limit
 
 log = logging.getLogger("funding_finder.exchanges")
 
 T = TypeVar("T")
 R = TypeVar("R")
+F = TypeVar("F")
 
 ROW_ERRORS = (KeyError, IndexError, TypeError, ValueError, ArithmeticError, AttributeError)
 """What a malformed row raises inside a parser; it costs that row, never the response."""
@@ -173,6 +174,20 @@ def rate_cap(*bounds: Any) -> float | None:
     return max(caps, default=None)
 
 
+def caps_by_symbol(payload: Any, *bound_fields: str, key: str = "symbol") -> dict[str, float]:
+    """Name → `rate_cap` of its row's bound fields, from a list of rows (Binance and Aster fundingInfo).
+    A row without a name or a readable bound is left out; a payload that is not a list gives none."""
+    caps: dict[str, float] = {}
+    for row in payload if isinstance(payload, list) else ():
+        name = row.get(key) if isinstance(row, dict) else None
+        if not isinstance(name, str):
+            continue
+        cap = rate_cap(*(row.get(field) for field in bound_fields))
+        if cap is not None:
+            caps[name] = cap
+    return caps
+
+
 def product(*factors: float | None) -> float | None:
     """The product of the factors, None when one is unknown (open interest = contracts × size × mark)."""
     result = 1.0
@@ -183,11 +198,14 @@ def product(*factors: float | None) -> float | None:
     return result
 
 
-def interval_hours(value: Any, unit_s: float) -> float | None:
+def interval_hours(value: Any, unit_s: float, *, strict: bool = False) -> float | None:
     """A funding interval given in the venue's unit (`unit_s` seconds per unit: 1 for seconds, 0.001
     for ms, 60 for minutes, 3600 for hours) in hours; None when absent, `""`, 0 or negative (unknown,
-    never a default). A value that is not a number is a malformed row (ValueError)."""
+    never a default). A value that is not a number is a malformed row (ValueError); with `strict`, so
+    is 0 or a negative one (Gate, WOO X, whose rows always carry a real interval)."""
     amount = optional_number(value)
+    if strict and amount is not None and amount <= 0:
+        raise ValueError(f"funding interval {value!r}")
     if amount is None or amount <= 0:
         return None
     return amount * unit_s / S_PER_HOUR
@@ -217,32 +235,153 @@ def code_envelope(
     *,
     message_fields: tuple[str, ...] = ("msg", "message"),
     rate_limit_codes: Iterable[Any] = (),
+    require_object: bool = False,
+    error_code_fields: tuple[str, ...] = (),
 ) -> Callable[[str, str, Any], None]:
     """The envelope check of a venue that puts a status code in every JSON object it answers.
 
     Codes are compared as text, since venues send the same code as a number or a string (`0`, `"0"`).
     A code in `ok` passes; one in `rate_limit_codes` raises RateLimited (a limit answered inside HTTP
     200 slows the venue like a 429); any other raises ExchangeError with the venue's message; an object
-    without `code_field` is BadPayload. A body that is not an object (a bare list) is left to the parser.
+    without `code_field` is BadPayload. A body that is not an object (a bare list) is left to the parser,
+    or is BadPayload with `require_object` (a venue that answers every call with an object: OKX, Bybit).
+
+    `error_code_fields` are where a venue whose `code_field` is only a status (HTX `status: "ok"`, Kraken
+    `result: "success"`, WOO X `success: true`) puts the error's own code: the first one present is named
+    in the error, and a rate-limit code there raises RateLimited before anything else is checked (WOO X
+    answers -1003 without `success`).
     """
     ok_codes = frozenset(str(code) for code in ok)
     limited = frozenset(str(code) for code in rate_limit_codes)
 
     def check(venue: str, endpoint: str, payload: Any) -> None:
         if not isinstance(payload, dict):
+            if require_object:
+                raise BadPayload(
+                    venue, endpoint, f"expected an object with {code_field}, got {type(payload).__name__}"
+                )
             return
+        message = next((str(payload[f]) for f in message_fields if payload.get(f)), "")
+        error = next(
+            ((f, str(payload[f])) for f in error_code_fields if payload.get(f) not in ("", None)), None
+        )
+        if error is not None and error[1] in limited:
+            raise RateLimited(venue, endpoint, f"{error[0]} {error[1]}: {message}".rstrip(": "))
         if code_field not in payload:
             raise BadPayload(venue, endpoint, f"no {code_field} in the answer")
         code = str(payload[code_field])
         if code in ok_codes:
             return
-        message = next((str(payload[f]) for f in message_fields if payload.get(f)), "")
-        detail = f"{code_field} {code}: {message}".rstrip(": ")
+        named = "" if error is None else f", {error[0]} {error[1]}"
+        detail = f"{code_field} {code}{named}: {message}".rstrip(": ")
         if code in limited:
             raise RateLimited(venue, endpoint, detail)
         raise ExchangeError(venue, endpoint, detail)
 
     return check
+
+
+def error_body_envelope(
+    field: str,
+    *,
+    message_fields: tuple[str, ...] = ("msg", "message"),
+    rate_limit_codes: Iterable[Any] = (),
+    rate_limit_phrases: Iterable[str] = (),
+    is_error: Callable[[Any], bool] = bool,
+) -> Callable[[str, str, Any], None]:
+    """The envelope check of a venue with no success code, whose error is an object carrying `field`
+    where its documented body (an array, a `results` object) was expected: Backpack `code`, Coinbase
+    International `message`, Paradex `error`, Aster's Binance-style negative `code`.
+
+    An object whose `field` is an error by `is_error` (by default: any non-empty value) raises
+    ExchangeError naming it and the venue's message; RateLimited when the value (as text) is in
+    `rate_limit_codes` or the error's text contains one of `rate_limit_phrases` (case-insensitive).
+    Anything else is left to the parser.
+    """
+    limited = frozenset(str(code) for code in rate_limit_codes)
+    phrases = tuple(phrase.lower() for phrase in rate_limit_phrases)
+
+    def check(venue: str, endpoint: str, payload: Any) -> None:
+        if not isinstance(payload, dict) or not is_error(payload.get(field)):
+            return
+        value = str(payload[field])
+        message = next((str(payload[f]) for f in message_fields if f != field and payload.get(f)), "")
+        detail = f"{field} {value}: {message}".rstrip(": ")
+        if value in limited or any(phrase in detail.lower() for phrase in phrases):
+            raise RateLimited(venue, endpoint, detail)
+        raise ExchangeError(venue, endpoint, detail)
+
+    return check
+
+
+def split_by_quote(symbol: str, quotes: Iterable[str] | Mapping[str, str]) -> tuple[str, str]:
+    """`BTCUSDT` → (`BTC`, `USDT`) by the first known quote suffix the symbol ends with (after a
+    non-empty base), tried in order, so a quote that ends another (`USD` of `USDT`) comes after it.
+    `quotes` is the suffixes, or a mapping suffix → quote where the suffix is not the quote's name
+    (Bybit's and Bitget's `BTCPERP` is USDC-quoted). ValueError when no suffix fits."""
+    pairs = quotes.items() if isinstance(quotes, Mapping) else ((quote, quote) for quote in quotes)
+    for suffix, quote in pairs:
+        if symbol.endswith(suffix) and len(symbol) > len(suffix):
+            return symbol[: -len(suffix)], quote
+    raise ValueError(f"no known quote in {symbol!r}")
+
+
+INVERSE_QUOTE = "USD"
+"""The quote of coin-margined contracts on venues that list both kinds under one naming scheme."""
+
+
+def settle_and_type(base: str, quote: str) -> tuple[str, ContractType]:
+    """A contract quoted in USD itself (not a dollar stablecoin) is inverse, margined and settled in its
+    base coin (`BTCUSD` → BTC); any other quote is linear, settled in the quote (`BTCUSDT` → USDT)."""
+    return (base, "inverse") if quote == INVERSE_QUOTE else (quote, "linear")
+
+
+def hours_between(start_ms: float | None, end_ms: float | None) -> float | None:
+    """The hours from one settlement (epoch ms) to the next: a venue's interval where it gives two
+    settlement times and no interval (OKX, CoinEx); None when either is unknown or the second is not
+    after the first (a time comparison never costs the row)."""
+    if start_ms is None or end_ms is None or end_ms <= start_ms:
+        return None
+    return (end_ms - start_ms) / MS_PER_HOUR
+
+
+def build_families(
+    payloads: Mapping[str, Any | None],
+    families: Mapping[str, F],
+    build_one: Callable[[F, Any], BuildResult],
+    none_answered: FetchError,
+) -> BuildResult:
+    """The rows of a venue whose rates come in families (linear and inverse lists, one list per settle
+    currency or product type), each keyed by the name of its rates endpoint.
+
+    `build_one(family, payload)` builds one family from its rates payload. A family whose call failed
+    (None) is skipped; one whose payload is wrong-shaped or empty (BadPayload or EmptyPayload out of
+    `build_one`) is logged, noted in `unusable` and costs only its own rows. `none_answered` is raised
+    when no family's payload is there, and the first family's error when no family produced a row.
+    """
+    result = BuildResult([])
+    errors: list[FetchError] = []
+    answered = False
+    for name, family in families.items():
+        payload = payloads.get(name)
+        if payload is None:
+            continue
+        answered = True
+        try:
+            part = build_one(family, payload)
+        except (BadPayload, EmptyPayload) as exc:
+            log.warning("%s; the venue's other families are kept", exc)
+            errors.append(exc)
+            result.unusable.add(name)
+            continue
+        result.rows += part.rows
+        result.bad_rows += part.bad_rows
+        result.unusable |= part.unusable
+    if not answered:
+        raise none_answered
+    if errors and not result.rows:
+        raise errors[0]
+    return result
 
 
 def index_by(items: Iterable[T], key: Callable[[T], str]) -> dict[str, T]:

@@ -40,9 +40,13 @@ from funding_finder.exchanges.base import (
     Parsed,
     Role,
     VenueSpec,
+    build_families,
+    caps_by_symbol,
     field_of,
     parse_rows,
     parse_secondary,
+    settle_and_type,
+    split_by_quote,
     text,
 )
 from funding_finder.model import (
@@ -69,6 +73,8 @@ UNDERLYING_ASSET_CLASS: dict[str, AssetClass] = {
 }
 """`underlyingType` → asset class (COIN and unknown types are crypto). Mostly TRADIFI_PERPETUAL contracts;
 PREMARKET = pre-IPO company shares (OPENAI, ANTHROPIC); BTCDOMUSDT is an INDEX perpetual."""
+CAP_FIELDS = ("adjustedFundingRateCap", "adjustedFundingRateFloor")
+"""fundingInfo's bounds on the rate of an adjusted symbol (fractions per interval)."""
 QUOTE_SUFFIXES = ("USDT", "USDC", "USD1", "BTC", "U")
 """Quotes seen in fapi exchangeInfo, for reading a symbol when exchangeInfo is missing (longest first)."""
 
@@ -130,10 +136,8 @@ class Instrument:
 
 def _fapi_symbol(symbol: str) -> Instrument | None:
     """`BTCUSDT` → BTC/USDT:USDT when exchangeInfo is missing (fapi is linear, settled in the quote)."""
-    for quote in QUOTE_SUFFIXES:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return Instrument(symbol, symbol[: -len(quote)], quote, quote, "crypto")
-    raise ValueError(f"no known quote in {symbol!r}")
+    base, quote = split_by_quote(symbol, QUOTE_SUFFIXES)
+    return Instrument(symbol, base, quote, quote, "crypto")
 
 
 def _dapi_symbol(symbol: str) -> Instrument | None:
@@ -141,9 +145,8 @@ def _dapi_symbol(symbol: str) -> Instrument | None:
     pair, _, kind = symbol.partition("_")
     if kind != "PERP":
         return None
-    if not pair.endswith("USD") or len(pair) <= 3:
-        raise ValueError(f"not a COIN-M pair: {symbol!r}")
-    return Instrument(symbol, pair[:-3], "USD", pair[:-3], "crypto")
+    base, quote = split_by_quote(pair, ("USD",))
+    return Instrument(symbol, base, quote, settle_and_type(base, quote)[0], "crypto")
 
 
 @dataclass(frozen=True)
@@ -213,32 +216,6 @@ def parse_funding_info(payload: Any, endpoint: str = INTERVALS) -> Parsed[tuple[
     return parse_rows(VENUE, endpoint, payload, one)
 
 
-def rate_cap(*bounds: Any) -> float | None:
-    """The largest |bound| of a symbol's cap and floor; one absent, unreadable or 0 is skipped."""
-    caps = []
-    for bound in bounds:
-        try:
-            value = optional_number(bound)
-        except ValueError:
-            continue
-        if value:
-            caps.append(abs(value))
-    return max(caps, default=None)
-
-
-def funding_caps(payload: Any) -> dict[str, float]:
-    """symbol → its bound on |rate| from a fundingInfo answer; rows without a readable one are left out."""
-    caps: dict[str, float] = {}
-    for row in payload if isinstance(payload, list) else ():
-        symbol = row.get("symbol") if isinstance(row, dict) else None
-        if not isinstance(symbol, str):
-            continue
-        cap = rate_cap(row.get("adjustedFundingRateCap"), row.get("adjustedFundingRateFloor"))
-        if cap is not None:
-            caps[symbol] = cap
-    return caps
-
-
 def parse_exchange_info(payload: Any, family: Family = FAMILIES[0]) -> Parsed[Instrument]:
     """The family's tradable perpetuals (TRADING and a kept contractType); every other symbol is dropped."""
 
@@ -260,20 +237,21 @@ def parse_exchange_info(payload: Any, family: Family = FAMILIES[0]) -> Parsed[In
 
 
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
-    """The rows of every family whose premiumIndex answered; a failed family (None) costs only itself."""
-    answered = [family for family in FAMILIES if payloads.get(family.rates) is not None]
-    if not answered:
-        raise BadPayload(VENUE, RATES, "no premiumIndex payload of any family")
-    result = BuildResult([])
-    for family in answered:
-        _build_family(family, payloads, observed_at, result)
-    return result
+    """The rows of every family whose premiumIndex answered; a failed (None), wrong-shaped or empty
+    family costs only itself (`base.build_families`)."""
+    return build_families(
+        payloads,
+        {family.rates: family for family in FAMILIES},
+        lambda family, rates: _build_family(family, rates, payloads, observed_at),
+        BadPayload(VENUE, RATES, "no premiumIndex payload of any family"),
+    )
 
 
 def _build_family(
-    family: Family, payloads: Mapping[str, Any | None], observed_at: datetime, result: BuildResult
-) -> None:
-    rates = parse_premium_index(payloads[family.rates], family.rates)
+    family: Family, rates_payload: Any, payloads: Mapping[str, Any | None], observed_at: datetime
+) -> BuildResult:
+    result = BuildResult([])
+    rates = parse_premium_index(rates_payload, family.rates)
     parsed_intervals = parse_secondary(
         payloads.get(family.intervals),
         lambda p: parse_funding_info(p, family.intervals),
@@ -287,7 +265,7 @@ def _build_family(
         result.unusable,
     )
     intervals = None if parsed_intervals is None else dict(parsed_intervals.items)
-    caps = {} if parsed_intervals is None else funding_caps(payloads[family.intervals])
+    caps = {} if parsed_intervals is None else caps_by_symbol(payloads[family.intervals], *CAP_FIELDS)
     instruments = None if parsed_instruments is None else {i.symbol: i for i in parsed_instruments.items}
     result.bad_rows += rates.bad_rows + sum(p.bad_rows for p in (parsed_intervals, parsed_instruments) if p)
 
@@ -318,3 +296,4 @@ def _build_family(
     joined = parse_rows(VENUE, family.rates, rates.items, join)
     result.rows += joined.items
     result.bad_rows += joined.bad_rows
+    return result

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 from funding_finder import model
 from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
+    S_PER_HOUR,
     BuildResult,
     Endpoint,
     Parsed,
@@ -43,7 +44,9 @@ from funding_finder.exchanges.base import (
     VenueSpec,
     code_envelope,
     field_of,
+    interval_hours,
     parse_rows,
+    rate_cap,
     text,
 )
 from funding_finder.model import number, optional_number
@@ -87,25 +90,6 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     return base, quote
 
 
-def _interval_hours(value: Any) -> float | None:
-    """`fundingIntervalHours` in hours; absent or not positive ⇒ unknown (no documented default)."""
-    hours = optional_number(value)
-    return hours if hours is not None and hours > 0 else None
-
-
-def rate_cap(*bounds: Any) -> float | None:
-    """The largest |bound| of a contract's cap and floor; one absent, unreadable or 0 is skipped."""
-    caps = []
-    for bound in bounds:
-        try:
-            value = optional_number(bound)
-        except ValueError:
-            continue
-        if value:
-            caps.append(abs(value))
-    return max(caps, default=None)
-
-
 def _premium(row: Any) -> Premium:
     symbol = text(row["symbol"])
     listed_base, quote = split_symbol(symbol)
@@ -115,7 +99,7 @@ def _premium(row: Any) -> Premium:
         listed_base=listed_base,
         quote=quote,
         funding_rate=number(row["lastFundingRate"]),
-        interval_hours=_interval_hours(row.get("fundingIntervalHours")),
+        interval_hours=interval_hours(row.get("fundingIntervalHours"), S_PER_HOUR),  # absent: unknown
         next_funding_time=model.from_ms(next_ms) if next_ms else None,  # 0 ⇒ none
         mark_price=optional_number(row.get("markPrice")),
         index_price=optional_number(row.get("indexPrice")),

@@ -32,7 +32,16 @@ from datetime import datetime
 from typing import Any
 
 from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, parse_rows, text
+from funding_finder.exchanges.base import (
+    BuildResult,
+    Endpoint,
+    Parsed,
+    Role,
+    VenueSpec,
+    parse_rows,
+    product,
+    text,
+)
 from funding_finder.model import make_rate, number, optional_from_ms, optional_number, usd_value
 from funding_finder.ratelimit import Limit
 
@@ -141,9 +150,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
     parsed = parse_status(payloads[RATES])
     rows = []
     for status in parsed.items:
-        open_interest = None
-        if status.open_interest_contracts is not None and status.mark_price is not None:
-            open_interest = status.open_interest_contracts * status.mark_price
+        open_interest = product(status.open_interest_contracts, status.mark_price)
         rows.append(
             make_rate(
                 exchange=VENUE,

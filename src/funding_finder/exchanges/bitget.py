@@ -33,17 +33,22 @@ from functools import partial
 from typing import Any, TypeVar
 
 from funding_finder import model
-from funding_finder.errors import BadPayload, EmptyPayload, FetchError
+from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
+    S_PER_HOUR,
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    build_families,
     code_envelope,
     field_of,
+    interval_hours,
     parse_rows,
     parse_secondary,
+    product,
+    split_by_quote,
     text,
 )
 from funding_finder.model import AssetClass, FundingRate, number, optional_number
@@ -54,9 +59,9 @@ RATES, TICKERS, CONTRACTS = "current-fund-rate", "tickers", "contracts"
 PRODUCT_TYPES = ("USDT-FUTURES", "USDC-FUTURES", "COIN-FUTURES")
 INVERSE = "COIN-FUTURES"
 SYMBOL_QUOTES = {
-    "USDT-FUTURES": (("USDT", "USDT"),),
-    "USDC-FUTURES": (("PERP", "USDC"), ("USDC", "USDC")),
-    INVERSE: (("USD", "USD"),),
+    "USDT-FUTURES": {"USDT": "USDT"},
+    "USDC-FUTURES": {"PERP": "USDC", "USDC": "USDC"},
+    INVERSE: {"USD": "USD"},
 }
 """Symbol suffix → quote, per product type, to read a symbol the contract list lacks (`BTCPERP` is USDC)."""
 RATE_LIMIT_CODES = ("429", "1001", "30014", "30026", "50009")
@@ -126,11 +131,6 @@ class Contract:
     asset_class: AssetClass
 
 
-def _hours(value: Any) -> float | None:
-    hours = optional_number(value)
-    return hours if hours is not None and hours > 0 else None
-
-
 def _parse(payload: Any, kind: str, product_type: str, one: Callable[[Any], R]) -> Parsed[R]:
     """`data` rows of one call; a non-list `data` is BadPayload, an empty one EmptyPayload."""
     name = endpoint_name(kind, product_type)
@@ -145,7 +145,7 @@ def _rate(row: Any) -> Rate:
     return Rate(
         text(row["symbol"]),
         rate,
-        _hours(row.get("fundingRateInterval")),
+        interval_hours(row.get("fundingRateInterval"), S_PER_HOUR),
         model.optional_from_ms(row.get("nextUpdate")),
         optional_number(row.get("maxFundingRate" if rate >= 0 else "minFundingRate")),
     )
@@ -169,7 +169,7 @@ def _contract(row: Any) -> Contract:
         text(row["baseCoin"]),
         text(row["quoteCoin"]),
         kind in (None, "perpetual") and status in (None, "normal"),
-        _hours(row.get("fundInterval")),
+        interval_hours(row.get("fundInterval"), S_PER_HOUR),
         "equity" if row.get("isRwa") == "YES" else "crypto",
     )
 
@@ -187,18 +187,14 @@ def parse_contracts(payload: Any, product_type: str) -> Parsed[Contract]:
 
 
 def _contract_from_symbol(symbol: str, product_type: str) -> Contract:
-    for suffix, quote in SYMBOL_QUOTES[product_type]:
-        if symbol.endswith(suffix) and len(symbol) > len(suffix):
-            return Contract(symbol, symbol[: -len(suffix)], quote, True, None, "crypto")
-    raise ValueError(f"no {product_type} quote in {symbol!r}")
+    return Contract(symbol, *split_by_quote(symbol, SYMBOL_QUOTES[product_type]), True, None, "crypto")
 
 
 def _sizes(ticker: Ticker | None, inverse: bool) -> tuple[float | None, float | None]:
     """(open interest, 24 h volume) in the quote currency; unknown for inverse contracts (unverified)."""
     if ticker is None or inverse:
         return None, None
-    holding, mark = ticker.holding_amount, ticker.mark_price
-    return (None if holding is None or mark is None else holding * mark), ticker.quote_volume
+    return product(ticker.holding_amount, ticker.mark_price), ticker.quote_volume
 
 
 class _Family:
@@ -251,33 +247,20 @@ class _Family:
         )
 
 
-def _rate_families(payloads: Mapping[str, Any | None], unusable: set[str]) -> dict[str, Parsed[Rate]]:
-    """The product types whose rate payload answered and parsed. A wrong-shaped or empty one is noted
-    in `unusable` and costs only its own rows, unless no product type is left: then it is raised."""
-    families: dict[str, Parsed[Rate]] = {}
-    errors: list[FetchError] = []
-    for product_type in PRODUCT_TYPES:
-        payload = payloads.get(endpoint_name(RATES, product_type))
-        if payload is None:
-            continue
-        try:
-            families[product_type] = parse_current_fund_rate(payload, product_type)
-        except (BadPayload, EmptyPayload) as exc:
-            errors.append(exc)
-            unusable.add(endpoint_name(RATES, product_type))
-    if not families:
-        raise errors[0] if errors else BadPayload(VENUE, RATES, "no product type's rates answered")
-    return families
-
-
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
-    unusable: set[str] = set()
-    result = BuildResult([], unusable=unusable)
-    for product_type, rates in _rate_families(payloads, unusable).items():
+    """The rows of every product type whose rates answered; a failed (None), wrong-shaped or empty
+    one costs only its own rows (`base.build_families`)."""
+
+    def build_one(product_type: str, payload: Any) -> BuildResult:
+        rates = parse_current_fund_rate(payload, product_type)
         family = _Family(product_type, rates, payloads)
         name = endpoint_name(RATES, product_type)
         joined = parse_rows(VENUE, name, rates.items, partial(family.row, observed_at=observed_at))
-        result.rows += joined.items
-        result.bad_rows += family.bad_rows + joined.bad_rows
-        unusable |= family.unusable
-    return result
+        return BuildResult(joined.items, family.bad_rows + joined.bad_rows, family.unusable)
+
+    return build_families(
+        payloads,
+        {endpoint_name(RATES, product_type): product_type for product_type in PRODUCT_TYPES},
+        build_one,
+        BadPayload(VENUE, RATES, "no product type's rates answered"),
+    )

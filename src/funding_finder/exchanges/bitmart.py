@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 from funding_finder import model
 from funding_finder.errors import Banned, EmptyPayload
 from funding_finder.exchanges.base import (
+    S_PER_HOUR,
     BuildResult,
     Endpoint,
     Parsed,
@@ -44,7 +45,9 @@ from funding_finder.exchanges.base import (
     VenueSpec,
     code_envelope,
     field_of,
+    interval_hours,
     parse_rows,
+    settle_and_type,
     text,
 )
 from funding_finder.model import AssetClass, ContractType, number, optional_number
@@ -59,8 +62,6 @@ RATE_LIMIT_CODE = 30013
 BAN_CODE = 30017
 PERPETUAL = 1
 """`product_type` of perpetual contracts (2 = dated futures)."""
-INVERSE_QUOTE = "USD"
-"""Coin-margined contracts are quoted in USD and settled in the base coin."""
 _code_check = code_envelope(
     "code", (OK_CODE,), message_fields=("message",), rate_limit_codes=(RATE_LIMIT_CODE,)
 )
@@ -126,11 +127,6 @@ def _delist_at(value: Any) -> datetime | None:
         return None
 
 
-def _positive(value: Any) -> float | None:
-    amount = optional_number(value)
-    return amount if amount is not None and amount > 0 else None
-
-
 def _times(contracts: float | None, size: float | None) -> float | None:
     """Contracts × contract size; an overflow is a malformed value (ValueError), never infinity."""
     return None if contracts is None or size is None else number(contracts * size)
@@ -143,17 +139,18 @@ def _contract(row: Any) -> Contract | None:
     ):
         return None  # dated future, or delisted
     symbol, base, quote = text(row["symbol"]), text(row["base_currency"]), text(row["quote_currency"])
-    inverse = quote == INVERSE_QUOTE
+    settle, contract_type = settle_and_type(base, quote)  # a USD quote is coin-margined
+    inverse = contract_type == "inverse"
     size = optional_number(row.get("contract_size"))
     next_ms = optional_number(row.get("funding_time"))
     contract = Contract(
         symbol=symbol,
         listed_base=base,
         quote=quote,
-        settle=base if inverse else quote,
-        contract_type="inverse" if inverse else "linear",
+        settle=settle,
+        contract_type=contract_type,
         funding_rate=number(row["expected_funding_rate"]),
-        interval_hours=_positive(row.get("funding_interval_hours")),
+        interval_hours=interval_hours(row.get("funding_interval_hours"), S_PER_HOUR),
         next_funding_time=model.from_ms(next_ms) if next_ms else None,
         index_price=optional_number(row.get("index_price")),
         open_interest_quote=(

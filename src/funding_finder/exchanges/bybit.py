@@ -5,7 +5,7 @@ https://bybit-exchange.github.io/docs/v5/market/instrument (envelope `{"retCode"
 
 Endpoints: `GET /v5/market/tickers?category=linear` and `?category=inverse` (RATES, one per family; no
 symbol ⇒ all), `GET /v5/market/instruments-info?category=linear&limit=1000` and `?category=inverse`
-(INSTRUMENTS). A failed family's tickers (None) cost only that family's rows.
+(INSTRUMENTS). A family's tickers that failed (None), came empty or wrong-shaped cost only its rows.
 Units (all strings): `fundingRate` is a fraction per interval of the current period, settling at
 `nextFundingTime` (ms); `markPrice` / `indexPrice` in the quote currency. Linear: `openInterestValue` and
 `turnover24h` in the quote currency (counted as USD for USDT/USDC quotes). Inverse: `openInterest` is in
@@ -35,15 +35,21 @@ from typing import Any
 
 from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
+    S_PER_HOUR,
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    build_families,
     code_envelope,
     field_of,
+    interval_hours,
     parse_rows,
     parse_secondary,
+    rate_cap,
+    settle_and_type,
+    split_by_quote,
     text,
 )
 from funding_finder.model import AssetClass, ContractType, FundingRate, from_ms, make_rate, number, usd_value
@@ -58,18 +64,19 @@ RATE_LIMIT_CODES = frozenset({"10006", "10429"})
 PERPETUALS: dict[str, ContractType] = {"LinearPerpetual": "linear", "InversePerpetual": "inverse"}
 ASSET_CLASSES: dict[str, AssetClass] = {"stock": "equity", "commodity": "commodity"}
 """`symbolType` values that are not crypto ("" and "innovation" are crypto)."""
+SYMBOL_QUOTES: dict[ContractType, dict[str, str]] = {
+    "linear": {"USDT": "USDT", "PERP": "USDC"},
+    "inverse": {"USD": "USD"},
+}
+"""Symbol suffix → quote per category, to read a ticker the instrument list lacks (`BTCPERP` is USDC)."""
 
 log = logging.getLogger(__name__)
 
-_check_code = code_envelope("retCode", ok=(0,), message_fields=("retMsg",), rate_limit_codes=RATE_LIMIT_CODES)
-
-
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """`retCode != 0` inside HTTP 200 is an error; 10006 / 10429 are Bybit's rate-limit codes. Every
-    Bybit answer is an object, so anything else (which code_envelope leaves to the parser) is BadPayload."""
-    if not isinstance(payload, dict):
-        raise BadPayload(venue, endpoint, "no Bybit envelope (retCode)")
-    _check_code(venue, endpoint, payload)
+check_envelope = code_envelope(
+    "retCode", ok=(0,), message_fields=("retMsg",), rate_limit_codes=RATE_LIMIT_CODES, require_object=True
+)
+"""`retCode != 0` inside HTTP 200 is an error; 10006 / 10429 are Bybit's rate-limit codes. Every Bybit
+answer is an object, so anything else is BadPayload."""
 
 
 SPEC = VenueSpec(
@@ -126,19 +133,6 @@ class Instrument:
     """The contract's bound on |rate| (the larger of |upperFundingRate|, |lowerFundingRate|)."""
 
 
-def rate_cap(*bounds: Any) -> float | None:
-    """The largest |bound| of a contract's cap and floor; one absent, unreadable or 0 is skipped."""
-    caps = []
-    for bound in bounds:
-        try:
-            value = optional(bound)
-        except ValueError:
-            continue
-        if value:
-            caps.append(abs(value))
-    return max(caps, default=None)
-
-
 def parse_tickers(payload: Any, endpoint: str = RATES) -> Parsed[Ticker]:
     """Ticker rows; a row with a delivery time (a dated future) is dropped on purpose."""
     rows = field_of(VENUE, endpoint, payload, "result", "list")
@@ -153,7 +147,7 @@ def parse_tickers(payload: Any, endpoint: str = RATES) -> Parsed[Ticker]:
             text(row["symbol"]),
             number(row["fundingRate"]),
             from_ms(next_ms) if next_ms else None,
-            _positive(optional(row.get("fundingIntervalHour"))),
+            interval_hours(row.get("fundingIntervalHour"), S_PER_HOUR),
             optional(row.get("markPrice")),
             optional(row.get("indexPrice")),
             optional(row.get("openInterest")),
@@ -172,14 +166,13 @@ def parse_instruments_info(payload: Any, endpoint: str = INSTRUMENTS) -> Parsed[
 
     def one(row: Any) -> Instrument:
         contract_type = PERPETUALS.get(row["contractType"]) if row["status"] == "Trading" else None
-        minutes = _positive(optional(row.get("fundingInterval")))
         return Instrument(
             text(row["symbol"]),
             text(row["baseCoin"]),
             text(row["quoteCoin"]),
             text(row["settleCoin"]),
             contract_type,
-            None if minutes is None else minutes / 60,
+            interval_hours(row.get("fundingInterval"), 60),  # minutes
             ASSET_CLASSES.get(row.get("symbolType") or "", "crypto"),
             rate_cap(row.get("upperFundingRate"), row.get("lowerFundingRate")),
         )
@@ -198,16 +191,19 @@ FAMILIES: tuple[tuple[str, str, ContractType], ...] = (
 
 
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
-    """The rows of every category whose tickers answered; a failed category (None) costs only itself."""
-    answered = [family for family in FAMILIES if payloads.get(family[0]) is not None]
-    if not answered:
-        raise BadPayload(VENUE, RATES, "no tickers payload of any category")
-    result = BuildResult([])
-    for rates, instruments, family in answered:
-        _build_family(
-            payloads[rates], payloads.get(instruments), rates, instruments, family, observed_at, result
-        )
-    return result
+    """The rows of every category whose tickers answered; a failed (None), wrong-shaped or empty
+    category costs only itself (`base.build_families`)."""
+
+    def build_one(family: tuple[str, str, ContractType], rates_payload: Any) -> BuildResult:
+        rates, listing, contract_type = family
+        return _build_family(rates_payload, payloads.get(listing), rates, listing, contract_type, observed_at)
+
+    return build_families(
+        payloads,
+        {family[0]: family for family in FAMILIES},
+        build_one,
+        BadPayload(VENUE, RATES, "no tickers payload of any category"),
+    )
 
 
 def _build_family(
@@ -217,8 +213,8 @@ def _build_family(
     listing: str,
     family: ContractType,
     observed_at: datetime,
-    result: BuildResult,
-) -> None:
+) -> BuildResult:
+    result = BuildResult([])
     tickers = parse_tickers(rates_payload, rates)
     result.bad_rows += tickers.bad_rows
     parsed = parse_secondary(
@@ -260,6 +256,7 @@ def _build_family(
     joined = parse_rows(VENUE, rates, tickers.items, join)
     result.rows += joined.items
     result.bad_rows += joined.bad_rows
+    return result
 
 
 def _open_interest_usd(ticker: Ticker, instrument: Instrument) -> float | None:
@@ -271,17 +268,6 @@ def _open_interest_usd(ticker: Ticker, instrument: Instrument) -> float | None:
 
 def _instrument_from_symbol(symbol: str, family: ContractType) -> Instrument:
     """Linear `BTCUSDT` → BTC/USDT:USDT, `BTCPERP` → BTC/USDC:USDC; inverse `BTCUSD` → BTC/USD:BTC."""
-    if family == "inverse":
-        if symbol.endswith("USD") and len(symbol) > 3:
-            return Instrument(symbol, symbol[:-3], "USD", symbol[:-3], "inverse", None, "crypto")
-        raise ValueError(f"not an inverse perpetual name: {symbol!r}")
-    for suffix, quote in (("USDT", "USDT"), ("PERP", "USDC")):
-        if symbol.endswith(suffix) and len(symbol) > len(suffix):
-            return Instrument(symbol, symbol[: -len(suffix)], quote, quote, "linear", None, "crypto")
-    raise ValueError(f"no known quote in {symbol!r}")
-
-
-def _positive(value: float | None) -> float | None:
-    if value is not None and value <= 0:
-        return None
-    return value
+    base, quote = split_by_quote(symbol, SYMBOL_QUOTES[family])
+    settle, contract_type = settle_and_type(base, quote)
+    return Instrument(symbol, base, quote, settle, contract_type, None, "crypto")

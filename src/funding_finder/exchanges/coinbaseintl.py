@@ -30,8 +30,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import EmptyPayload, ExchangeError, RateLimited
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, parse_rows, text
+from funding_finder.errors import EmptyPayload
+from funding_finder.exchanges.base import (
+    BuildResult,
+    Endpoint,
+    Parsed,
+    Role,
+    VenueSpec,
+    error_body_envelope,
+    parse_rows,
+    product,
+    text,
+)
 from funding_finder.model import make_rate, next_full_hour, number, optional_number, usd_value
 from funding_finder.ratelimit import Limit
 
@@ -41,14 +51,8 @@ NS_PER_HOUR = 3_600_000_000_000
 RATE_LIMIT_MESSAGE = "rate limit exceeded"
 
 
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """A `{"message": …}` object instead of the instrument array is an error (rate limit by its text)."""
-    if not isinstance(payload, dict) or "message" not in payload:
-        return
-    detail = f"message: {payload['message']}"
-    if RATE_LIMIT_MESSAGE in str(payload["message"]).lower():
-        raise RateLimited(venue, endpoint, detail)
-    raise ExchangeError(venue, endpoint, detail)
+check_envelope = error_body_envelope("message", message_fields=(), rate_limit_phrases=(RATE_LIMIT_MESSAGE,))
+"""A `{"message": …}` object instead of the instrument array is an error (rate limit by its text)."""
 
 
 SPEC = VenueSpec(
@@ -139,9 +143,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
     settles_at = next_full_hour(observed_at)
     rows = []
     for perp in parsed.items:
-        open_interest = None
-        if perp.open_interest_base is not None and perp.mark_price is not None:
-            open_interest = perp.open_interest_base * perp.mark_price
+        open_interest = product(perp.open_interest_base, perp.mark_price)
         rows.append(
             make_rate(
                 exchange=VENUE,

@@ -46,7 +46,11 @@ from funding_finder.exchanges.base import (
     VenueSpec,
     code_envelope,
     field_of,
+    hours_between,
     parse_rows,
+    rate_cap,
+    settle_and_type,
+    split_by_quote,
     text,
 )
 from funding_finder.model import ContractType, FundingRate, from_ms, make_rate, number, optional_number
@@ -54,10 +58,10 @@ from funding_finder.ratelimit import Limit
 
 VENUE = "coinex"
 RATES = "funding-rate"
-MS_PER_HOUR = 3_600_000
 RATE_LIMIT_CODES = (213, 4123, 4213)
 """Rate-limit codes (4213: the IP's token bucket is exhausted)."""
-LINEAR_QUOTES = ("USDT", "USDC")
+QUOTES = ("USDT", "USDC", "USD")
+"""Quote suffixes of CoinEx market names; USD is the coin-margined (inverse) one."""
 
 check_envelope = code_envelope("code", (0,), message_fields=("message",), rate_limit_codes=RATE_LIMIT_CODES)
 
@@ -90,31 +94,8 @@ class Rate:
 
 def split_market(market: str) -> tuple[str, str, str, ContractType]:
     """`BTCUSDT` → (BTC, USDT, USDT, linear); `BTCUSD` → (BTC, USD, BTC, inverse)."""
-    for quote in LINEAR_QUOTES:
-        if market.endswith(quote) and len(market) > len(quote):
-            return market[: -len(quote)], quote, quote, "linear"
-    if market.endswith("USD") and len(market) > 3:
-        return market[:-3], "USD", market[:-3], "inverse"
-    raise ValueError(f"no known quote in {market!r}")
-
-
-def _interval_hours(settlement_ms: float | None, after_ms: float | None) -> float | None:
-    if settlement_ms is None or after_ms is None or after_ms <= settlement_ms:
-        return None
-    return (after_ms - settlement_ms) / MS_PER_HOUR
-
-
-def rate_cap(*bounds: Any) -> float | None:
-    """The largest |bound| of a market's cap and floor; one absent, unreadable or 0 is skipped."""
-    caps = []
-    for bound in bounds:
-        try:
-            value = optional_number(bound)
-        except ValueError:
-            continue
-        if value:
-            caps.append(abs(value))
-    return max(caps, default=None)
+    base, quote = split_by_quote(market, QUOTES)
+    return base, quote, *settle_and_type(base, quote)
 
 
 def _rate(row: Any) -> Rate:
@@ -126,7 +107,7 @@ def _rate(row: Any) -> Rate:
         *split_market(market),
         number(row["latest_funding_rate"]),
         from_ms(settlement_ms) if settlement_ms else None,
-        _interval_hours(settlement_ms, after_ms),
+        hours_between(settlement_ms, after_ms),
         optional_number(row.get("next_funding_rate")),
         optional_number(row.get("mark_price")),
         rate_cap(row.get("max_funding_rate"), row.get("min_funding_rate")),

@@ -37,16 +37,18 @@ from datetime import datetime
 from typing import Any
 
 from funding_finder import model
-from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, FetchError, RateLimited
+from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    build_families,
     field_of,
     parse_rows,
     parse_secondary,
+    product,
     text,
 )
 from funding_finder.model import ContractType, FundingRate, number, optional_number
@@ -204,29 +206,26 @@ def parse_instruments(payload: Any) -> Parsed[Contract]:
 
 
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
-    answered = [c for c in CURRENCIES if payloads.get(rates_name(c)) is not None]
-    if not answered:
-        raise BadPayload(VENUE, rates_name(CURRENCIES[0]), "no book summary answered")
-    rows: list[FundingRate] = []
-    bad_rows, unusable, failures = 0, set[str](), list[FetchError]()
-    for currency in answered:
-        try:
-            summaries = parse_book_summary(payloads[rates_name(currency)], currency)
-        except (BadPayload, EmptyPayload) as exc:  # costs this currency only
-            failures.append(exc)
-            unusable.add(rates_name(currency))
-            continue
-        name = instruments_name(currency)
+    """The rows of every currency whose book summary answered; a failed (None), wrong-shaped or empty
+    one costs only its own rows (`base.build_families`)."""
+
+    def build_one(currency: str, payload: Any) -> BuildResult:
+        summaries = parse_book_summary(payload, currency)
+        name, unusable = instruments_name(currency), set[str]()
         listing = parse_secondary(payloads.get(name), parse_instruments, name, unusable)
         contracts = None if listing is None else {c.name: c for c in listing.items}
         joined = parse_rows(
-            VENUE, rates_name(currency), summaries.items, lambda s, c=contracts: _row(s, c, observed_at)
+            VENUE, rates_name(currency), summaries.items, lambda s: _row(s, contracts, observed_at)
         )
-        rows += joined.items
-        bad_rows += summaries.bad_rows + joined.bad_rows + (listing.bad_rows if listing else 0)
-    if len(failures) == len(answered):
-        raise failures[0]  # every book summary that answered was unusable
-    return BuildResult(rows, bad_rows, unusable)
+        bad_rows = summaries.bad_rows + joined.bad_rows + (listing.bad_rows if listing else 0)
+        return BuildResult(joined.items, bad_rows, unusable)
+
+    return build_families(
+        payloads,
+        {rates_name(currency): currency for currency in CURRENCIES},
+        build_one,
+        BadPayload(VENUE, rates_name(CURRENCIES[0]), "no book summary answered"),
+    )
 
 
 def _row(
@@ -236,9 +235,9 @@ def _row(
     if contract is not None and not contract.active:
         return None
     parts = contract or contract_from_name(summary.name)
-    open_interest = summary.open_interest
-    if parts.contract_type == "linear" and open_interest is not None:
-        open_interest = None if summary.mark_price is None else open_interest * summary.mark_price
+    open_interest = summary.open_interest  # USD for inverse contracts, base units for linear ones
+    if parts.contract_type == "linear":
+        open_interest = product(open_interest, summary.mark_price)
     return model.make_rate(
         exchange=VENUE,
         native_symbol=summary.name,

@@ -34,7 +34,16 @@ from typing import Any, NamedTuple
 
 from funding_finder import model
 from funding_finder.errors import BadPayload, EmptyPayload
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, field_of, parse_rows
+from funding_finder.exchanges.base import (
+    BuildResult,
+    Endpoint,
+    Parsed,
+    Role,
+    VenueSpec,
+    field_of,
+    parse_rows,
+    product,
+)
 from funding_finder.exchanges.base import text as name_of
 from funding_finder.model import number, optional_number
 from funding_finder.ratelimit import Limit
@@ -110,9 +119,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
     settlement = model.next_full_hour(observed_at)
     rows = []
     for market in parsed.items:
-        open_interest = None
-        if market.open_interest_base is not None and market.oracle_price is not None:
-            open_interest = market.open_interest_base * market.oracle_price
+        open_interest = product(market.open_interest_base, market.oracle_price)
         rows.append(
             model.make_rate(
                 exchange=VENUE,

@@ -3,7 +3,7 @@
 API docs: https://www.gate.com/docs/developers/apiv4/en/#query-all-futures-contracts
 
 Endpoints (RATES, one per settle currency): `GET /api/v4/futures/usdt/contracts` and
-`GET /api/v4/futures/btc/contracts`. A failed family (None) costs only its own rows.
+`GET /api/v4/futures/btc/contracts`. A failed (None), empty or wrong-shaped list costs only its rows.
 Each is a plain JSON array of contract objects (no envelope). Fields used:
 - `name` `BASE_QUOTE`; the settle currency is the path's: `/usdt` lists `type: "direct"` (linear)
   contracts, `BTC_USDT` → `BTC/USDT:USDT`; `/btc` lists coin-settled inverse ones, `BTC_USD` → `BTC/USD:BTC`;
@@ -33,7 +33,18 @@ from typing import Any, NamedTuple
 
 from funding_finder import model
 from funding_finder.errors import BadPayload, EmptyPayload
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, parse_rows
+from funding_finder.exchanges.base import (
+    BuildResult,
+    Endpoint,
+    Parsed,
+    Role,
+    VenueSpec,
+    build_families,
+    interval_hours,
+    parse_rows,
+    product,
+    rate_cap,
+)
 from funding_finder.model import AssetClass, ContractType, number, optional_number
 from funding_finder.ratelimit import Limit
 
@@ -91,33 +102,6 @@ def split_name(name: Any) -> tuple[str, str]:
     return base, quote
 
 
-def _interval_hours(seconds: Any) -> float | None:
-    value = optional_number(seconds)
-    if value is None:
-        return None
-    if value <= 0:
-        raise ValueError(f"bad funding_interval {seconds!r}")
-    return value / 3600
-
-
-def rate_cap(limit: Any) -> float | None:
-    """|funding_rate_limit|; absent, unreadable or 0 ⇒ None (no bound known)."""
-    try:
-        value = optional_number(limit)
-    except ValueError:
-        return None
-    return abs(value) if value else None
-
-
-def _product(*factors: float | None) -> float | None:
-    result = 1.0
-    for factor in factors:
-        if factor is None:
-            return None
-        result *= factor
-    return result
-
-
 def _contract(row: Any, family: Family = FAMILIES[0]) -> Contract | None:
     if row.get("in_delisting") is True or row.get("is_pre_market") is True:
         return None
@@ -131,17 +115,17 @@ def _contract(row: Any, family: Family = FAMILIES[0]) -> Contract | None:
         listed_base=listed_base,
         quote=quote,
         funding_rate=number(row["funding_rate"]),
-        interval_hours=_interval_hours(row.get("funding_interval")),
+        interval_hours=interval_hours(row.get("funding_interval"), 1, strict=True),  # seconds
         next_funding_time=model.optional_from_s(row.get("funding_next_apply")),
         mark_price=mark,
         index_price=optional_number(row.get("index_price")),
         open_interest_quote=None
         if family.contract_type == "inverse"
-        else _product(
+        else product(
             optional_number(row.get("position_size")), optional_number(row.get("quanto_multiplier")), mark
         ),
         asset_class=ASSET_CLASSES.get(row.get("contract_type") or "", "crypto"),
-        rate_cap=rate_cap(row.get("funding_rate_limit")),
+        rate_cap=rate_cap(row.get("funding_rate_limit")),  # one magnitude bounding both ways
     )
 
 
@@ -154,16 +138,21 @@ def parse_contracts(payload: Any, family: Family = FAMILIES[0]) -> Parsed[Contra
 
 
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
-    """The rows of every settle currency whose list answered; a failed one (None) costs only itself."""
-    answered = [family for family in FAMILIES if payloads.get(family.endpoint) is not None]
-    if not answered:
-        raise BadPayload(VENUE, RATES, "no contract list of any settle currency")
-    result = BuildResult([])
-    for family in answered:
-        parsed = parse_contracts(payloads[family.endpoint], family)
-        result.bad_rows += parsed.bad_rows
-        result.rows += [_row(contract, family, observed_at) for contract in parsed.items]
-    return result
+    """The rows of every settle currency whose list answered; a failed (None), wrong-shaped or empty
+    list costs only its own rows (`base.build_families`)."""
+
+    def build_one(family: Family, payload: Any) -> BuildResult:
+        parsed = parse_contracts(payload, family)
+        return BuildResult(
+            [_row(contract, family, observed_at) for contract in parsed.items], parsed.bad_rows
+        )
+
+    return build_families(
+        payloads,
+        {family.endpoint: family for family in FAMILIES},
+        build_one,
+        BadPayload(VENUE, RATES, "no contract list of any settle currency"),
+    )
 
 
 def _row(contract: Contract, family: Family, observed_at: datetime) -> model.FundingRate:

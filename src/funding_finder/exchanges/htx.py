@@ -32,14 +32,17 @@ from datetime import datetime
 from typing import Any
 
 from funding_finder import model
-from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
+from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
+    S_PER_HOUR,
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    code_envelope,
     field_of,
+    interval_hours,
     parse_rows,
     parse_secondary,
     text,
@@ -60,18 +63,15 @@ TRADFI_CLASSES: dict[str, AssetClass] = {
 """`tradfi_labels` values → asset class (JP225 is labelled `Stocks` by HTX, so it is equity here)."""
 
 
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """`status` other than "ok" is an error; err-code 1032 (and the spot-style codes) is the rate limit."""
-    if not isinstance(payload, dict) or "status" not in payload:
-        raise BadPayload(venue, endpoint, "no HTX envelope (status)")
-    if payload["status"] == "ok":
-        return
-    code = str(payload.get("err-code", payload.get("err_code", "")))
-    message = payload.get("err-msg", payload.get("err_msg", ""))
-    detail = f"status {payload['status']}, err-code {code}: {message}"
-    if code in RATE_LIMIT_CODES:
-        raise RateLimited(venue, endpoint, detail)
-    raise ExchangeError(venue, endpoint, detail)
+check_envelope = code_envelope(
+    "status",
+    ("ok",),
+    message_fields=("err-msg", "err_msg"),
+    rate_limit_codes=RATE_LIMIT_CODES,
+    require_object=True,
+    error_code_fields=("err-code", "err_code"),
+)
+"""`status` other than "ok" is an error; err-code 1032 (and the spot-style codes) is the rate limit."""
 
 
 SPEC = VenueSpec(
@@ -134,11 +134,6 @@ def parse_batch_funding_rate(payload: Any) -> Parsed[Rate]:
     return parse_rows(VENUE, RATES, rows, one)
 
 
-def _interval_hours(value: Any) -> float | None:
-    hours = optional_number(value)
-    return hours if hours is not None and hours > 0 else None
-
-
 def _asset_class(labels: Any) -> AssetClass:
     for label in labels if isinstance(labels, list) else ():
         if label in TRADFI_CLASSES:
@@ -157,7 +152,7 @@ def parse_contract_info(payload: Any) -> Parsed[Contract]:
             text(row["symbol"]),
             text(row["trade_partition"]),
             (status is None or status == LISTING) and kinds == {"swap"},
-            _interval_hours(row.get("settlement_period")),
+            interval_hours(row.get("settlement_period"), S_PER_HOUR),
             _asset_class(row.get("tradfi_labels")),
         )
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from funding_finder import model
 from funding_finder.errors import BadPayload, EmptyPayload
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, parse_rows
+from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, parse_rows, product
 from funding_finder.model import number, optional_number
 from funding_finder.ratelimit import Limit
 
@@ -100,9 +100,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
     next_funding_time = model.next_full_hour(observed_at)
     rows = []
     for asset in parsed.items:
-        open_interest = None
-        if asset.open_interest_base is not None and asset.mark_price is not None:
-            open_interest = asset.open_interest_base * asset.mark_price
+        open_interest = product(asset.open_interest_base, asset.mark_price)
         rows.append(
             model.make_rate(
                 exchange=VENUE,

@@ -37,16 +37,18 @@ from datetime import datetime
 from typing import Any
 
 from funding_finder import model
-from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
+from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    code_envelope,
     field_of,
     parse_rows,
     parse_secondary,
+    product,
     text,
 )
 from funding_finder.model import AssetClass, ContractType, FundingRate, number, optional_number
@@ -62,17 +64,15 @@ XSTOCK = re.compile(r"^[A-Z0-9]+x$")
 """Kraken's asset code of a tokenised share: the ticker and a lower-case `x` (`NVDAx`, `AAPLx`)."""
 
 
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """`result != "success"` inside HTTP 200 is an error; `apiLimitExceeded` is the rate limit."""
-    if not isinstance(payload, dict) or "result" not in payload:
-        raise BadPayload(venue, endpoint, "no Kraken envelope (result)")
-    if payload["result"] == "success":
-        return
-    error = str(payload.get("error") or payload.get("errors") or "")
-    detail = f"result {payload['result']}: {error}"
-    if error in RATE_LIMIT_ERRORS:
-        raise RateLimited(venue, endpoint, detail)
-    raise ExchangeError(venue, endpoint, detail)
+check_envelope = code_envelope(
+    "result",
+    ("success",),
+    message_fields=(),
+    rate_limit_codes=RATE_LIMIT_ERRORS,
+    require_object=True,
+    error_code_fields=("error", "errors"),
+)
+"""`result != "success"` inside HTTP 200 is an error; `apiLimitExceeded` is the rate limit."""
 
 
 SPEC = VenueSpec(
@@ -242,12 +242,9 @@ def _relative(
 def _open_interest(ticker: Ticker, instrument: Instrument | None) -> float | None:
     """Open interest in the quote currency: contracts × size (× mark for linear contracts)."""
     size = instrument.contract_size if instrument else None
-    if ticker.open_interest_contracts is None or size is None:
-        return None
-    quote_value = ticker.open_interest_contracts * size
     if ticker.contract_type == "inverse":
-        return quote_value
-    return None if ticker.mark_price is None else quote_value * ticker.mark_price
+        return product(ticker.open_interest_contracts, size)
+    return product(ticker.open_interest_contracts, size, ticker.mark_price)
 
 
 def _asset_class(listed_base: str) -> AssetClass:

@@ -40,7 +40,9 @@ from funding_finder.exchanges.base import (
     VenueSpec,
     code_envelope,
     field_of,
+    interval_hours,
     parse_rows,
+    product,
     text,
 )
 from funding_finder.model import AssetClass, ContractType, number, optional_number
@@ -48,7 +50,6 @@ from funding_finder.ratelimit import Limit
 
 VENUE = "kucoin"
 RATES = "contracts-active"
-MS_PER_HOUR = 3_600_000
 PERPETUAL_TYPE = "FFWCSX"
 ASSET_CLASSES: dict[str, AssetClass] = {"NASDAQ": "equity"}
 """`marketType` values that are not crypto (`CRYPTO` is)."""
@@ -88,24 +89,16 @@ class Contract:
 
 
 def _interval_hours(row: Mapping[str, Any]) -> float | None:
+    """`fundingRateGranularity` (ms), else `currentFundingRateGranularity` (ms), else unknown."""
     for key in ("fundingRateGranularity", "currentFundingRateGranularity"):
-        ms = optional_number(row.get(key))
-        if ms is not None and ms > 0:
-            return ms / MS_PER_HOUR
+        hours = interval_hours(row.get(key), 0.001)
+        if hours is not None:
+            return hours
     return None
 
 
 def _rate_cap(rate: float, row: Mapping[str, Any]) -> float | None:
     return optional_number(row.get("fundingRateCap" if rate >= 0 else "fundingRateFloor"))
-
-
-def _product(*factors: float | None) -> float | None:
-    result = 1.0
-    for factor in factors:
-        if factor is None:
-            return None
-        result *= factor
-    return result
 
 
 def _sizes(row: Mapping[str, Any], inverse: bool, mark: float | None) -> tuple[float | None, float | None]:
@@ -114,8 +107,8 @@ def _sizes(row: Mapping[str, Any], inverse: bool, mark: float | None) -> tuple[f
     size = optional_number(row.get("multiplier"))
     size = None if size is None else abs(size)
     if inverse:
-        return _product(contracts, size), optional_number(row.get("volumeOf24h"))
-    return _product(contracts, size, mark), optional_number(row.get("turnoverOf24h"))
+        return product(contracts, size), optional_number(row.get("volumeOf24h"))
+    return product(contracts, size, mark), optional_number(row.get("turnoverOf24h"))
 
 
 def _contract(row: Any) -> Contract | None:

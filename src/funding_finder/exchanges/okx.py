@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import BadPayload, EmptyPayload
+from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
+    INVERSE_QUOTE,
     BuildResult,
     Endpoint,
     Parsed,
@@ -37,8 +38,11 @@ from funding_finder.exchanges.base import (
     VenueSpec,
     code_envelope,
     field_of,
+    hours_between,
     parse_rows,
     parse_secondary,
+    rate_cap,
+    settle_and_type,
     text,
 )
 from funding_finder.model import ContractType, FundingRate, from_ms, make_rate, number, optional_number
@@ -47,19 +51,11 @@ from funding_finder.ratelimit import Limit
 VENUE = "okx"
 RATES, INSTRUMENTS = "funding-rate", "instruments"
 RATE_LIMIT_CODES = frozenset({"50011"})
-MS_PER_HOUR = 3_600_000
+LINEAR_QUOTES = ("USDT", "USDC")
 
-
-_check_code = code_envelope("code", ok=("0",), rate_limit_codes=RATE_LIMIT_CODES)
-
-
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """`code != "0"` inside HTTP 200 is an error; 50011 (also sent as a number) is OKX's rate limit.
-    Every OKX answer is an object, so anything else (which code_envelope leaves to the parser) is
-    BadPayload here already."""
-    if not isinstance(payload, dict):
-        raise BadPayload(venue, endpoint, "no OKX envelope (code)")
-    _check_code(venue, endpoint, payload)
+check_envelope = code_envelope("code", ok=("0",), rate_limit_codes=RATE_LIMIT_CODES, require_object=True)
+"""`code != "0"` inside HTTP 200 is an error; 50011 (also sent as a number) is OKX's rate limit. Every OKX
+answer is an object, so anything else is BadPayload here already."""
 
 
 SPEC = VenueSpec(
@@ -109,19 +105,6 @@ class Instrument:
     live: bool
 
 
-def rate_cap(*bounds: Any) -> float | None:
-    """The largest |bound| of a swap's cap and floor; one absent, unreadable or 0 is skipped."""
-    caps = []
-    for bound in bounds:
-        try:
-            value = optional_number(bound)
-        except ValueError:
-            continue
-        if value:
-            caps.append(abs(value))
-    return max(caps, default=None)
-
-
 def parse_funding_rate(payload: Any) -> Parsed[Rate]:
     """The swap rows of a funding-rate answer; X-Perps (`instType` FUTURES) are dropped on purpose."""
     data = field_of(VENUE, RATES, payload, "data")
@@ -132,14 +115,11 @@ def parse_funding_rate(payload: Any) -> Parsed[Rate]:
         if row["instType"] != "SWAP":
             return None
         funding_ms = number(row["fundingTime"])
-        next_ms = optional_number(row.get("nextFundingTime"))
-        # Not after fundingTime: the interval is unknown, never a reason to drop the row.
-        interval = None if next_ms is None or next_ms <= funding_ms else (next_ms - funding_ms) / MS_PER_HOUR
         return Rate(
             text(row["instId"]),
             number(row["fundingRate"]),
             from_ms(funding_ms),
-            interval,
+            hours_between(funding_ms, optional_number(row.get("nextFundingTime"))),
             optional_number(row.get("nextFundingRate")),
             rate_cap(row.get("maxFundingRate"), row.get("minFundingRate")),
         )
@@ -208,8 +188,6 @@ def _instrument_from_id(inst_id: str) -> Instrument:
     base, quote, kind = inst_id.split("-")
     if kind != "SWAP" or not base:
         raise ValueError(f"not a swap id: {inst_id!r}")
-    if quote in ("USDT", "USDC"):
-        return Instrument(inst_id, base, quote, quote, "linear", True)
-    if quote == "USD":
-        return Instrument(inst_id, base, quote, base, "inverse", True)
-    raise ValueError(f"unknown quote in {inst_id!r}")
+    if quote not in (*LINEAR_QUOTES, INVERSE_QUOTE):
+        raise ValueError(f"unknown quote in {inst_id!r}")
+    return Instrument(inst_id, base, quote, *settle_and_type(base, quote), True)

@@ -29,16 +29,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import EmptyPayload, ExchangeError
+from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
+    S_PER_HOUR,
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    error_body_envelope,
     field_of,
+    interval_hours,
     parse_rows,
     parse_secondary,
+    product,
     text,
 )
 from funding_finder.model import FundingRate, make_rate, optional_number, usd_value
@@ -51,11 +55,9 @@ SETTLE = "USDC"
 """Paradex's collateral: every market settles in USDC (used only when the market list is missing)."""
 
 
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """Paradex errors are `{"error": "<CODE>", "message": …}` (documented on 4xx); no success code exists,
-    so the same object inside an HTTP 200 is an ExchangeError and anything else is left to the parser."""
-    if isinstance(payload, dict) and payload.get("error"):
-        raise ExchangeError(venue, endpoint, f"{payload['error']}: {payload.get('message', '')}".rstrip(": "))
+check_envelope = error_body_envelope("error", message_fields=("message",))
+"""Paradex errors are `{"error": "<CODE>", "message": …}` (documented on 4xx); no success code exists, so
+the same object inside an HTTP 200 is an ExchangeError and anything else is left to the parser."""
 
 
 SPEC = VenueSpec(
@@ -153,9 +155,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             return None  # "" is the funding of an option row, and no list says otherwise
         if market is None:
             market = _market_from_symbol(summary.symbol)
-        open_interest = None
-        if summary.open_interest_base is not None and summary.mark_price is not None:
-            open_interest = summary.open_interest_base * summary.mark_price
+        open_interest = product(summary.open_interest_base, summary.mark_price)
         return make_rate(
             exchange=VENUE,
             native_symbol=summary.symbol,
@@ -179,13 +179,9 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
 
 
 def _period_hours(value: Any) -> float | None:
-    """`funding_period_hours` ("8", 8, "24"); 0 (options) and absent mean no known interval."""
-    hours = optional_number(value)
-    if hours is None or hours == 0:
-        return None
-    if hours < 0:
-        raise ValueError(f"funding_period_hours {value!r}")
-    return hours
+    """`funding_period_hours` ("8", 8, "24"); 0 (options) and absent mean no known interval, a negative
+    one is malformed."""
+    return None if optional_number(value) == 0 else interval_hours(value, S_PER_HOUR, strict=True)
 
 
 def _market_from_symbol(symbol: str) -> Market:

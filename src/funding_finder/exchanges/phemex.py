@@ -35,14 +35,21 @@ from typing import Any
 
 from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError
 from funding_finder.exchanges.base import (
+    INVERSE_QUOTE,
+    S_PER_HOUR,
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    build_families,
     field_of,
+    interval_hours,
     parse_rows,
     parse_secondary,
+    product,
+    settle_and_type,
+    split_by_quote,
     text,
 )
 from funding_finder.model import ContractType, FundingRate, make_rate, number, optional_number, usd_value
@@ -179,8 +186,10 @@ def _ticker(row: Any, endpoint: str) -> Ticker:
 
 
 def parse_tickers(payload: Any, endpoint: str) -> Parsed[Ticker]:
-    """One ticker list (`result`); a missing or non-list `result` is BadPayload."""
+    """One ticker list (`result`); a missing or non-list `result` is BadPayload, an empty one EmptyPayload."""
     rows = field_of(VENUE, endpoint, payload, "result")
+    if rows == []:
+        raise EmptyPayload(VENUE, endpoint, "no tickers")
     return parse_rows(VENUE, endpoint, rows, lambda row: _ticker(row, endpoint))
 
 
@@ -192,11 +201,9 @@ def _product(row: Any, kind: str) -> Product | None:
     base = row.get("baseCurrency") or (settle if settle != quote else underlying)
     if base not in (settle, None) and settle != quote:
         raise ValueError(f"settled in neither base nor quote: {row.get('symbol')!r}")
-    seconds = optional_number(row.get("fundingInterval"))
-    if seconds is not None and seconds <= 0:
-        raise ValueError(f"fundingInterval {seconds!r}")
-    if seconds is not None and seconds < MIN_INTERVAL_S:
-        seconds = None  # hours, as the legacy `/exchange/public/products` docs had it (8): not seconds
+    hours = interval_hours(row.get("fundingInterval"), 1)
+    if hours is not None and hours < MIN_INTERVAL_S / S_PER_HOUR:
+        hours = None  # hours, as the legacy `/exchange/public/products` docs had it (8): not seconds
     scale = None if row.get("priceScale") is None else integer(row["priceScale"])
     if scale is not None and not 0 <= scale <= 18:
         raise ValueError(f"priceScale {scale}")
@@ -206,7 +213,7 @@ def _product(row: Any, kind: str) -> Product | None:
         quote=quote,
         settle=settle,
         contract_type="linear" if settle == quote else "inverse",
-        interval_hours=None if seconds is None else seconds / 3600,
+        interval_hours=hours,
         price_scale=scale,
         contract_size=optional_number(row.get("contractSize")),
         size_in_quote=underlying == quote,
@@ -238,20 +245,14 @@ def _lists_present(payload: Any) -> set[str]:
 
 def _from_symbol(ticker: Ticker) -> Product:
     """`BTCUSDT` → linear BTC/USDT:USDT; inverse `BTCUSD` → BTC/USD:BTC, when no product describes it."""
-    quote = "USD" if ticker.inverse else next((q for q in LINEAR_QUOTES if ticker.symbol.endswith(q)), "")
-    base = ticker.symbol.removesuffix(quote) if quote and ticker.symbol.endswith(quote) else ""
-    if not base:
-        raise ValueError(f"no known quote in {ticker.symbol!r}")
-    settle, kind = (base, "inverse") if ticker.inverse else (quote, "linear")
-    return Product(ticker.symbol, base, quote, settle, kind, None, None, None, False, True)
+    base, quote = split_by_quote(ticker.symbol, (INVERSE_QUOTE,) if ticker.inverse else LINEAR_QUOTES)
+    return Product(ticker.symbol, base, quote, *settle_and_type(base, quote), None, None, None, False, True)
 
 
 def _times(*factors: float | None) -> float | None:
     """The product of known factors; None when one is unknown or the product is not finite."""
-    if any(factor is None for factor in factors):
-        return None
-    result = math.prod(factors)  # type: ignore[arg-type]
-    return result if math.isfinite(result) else None
+    result = product(*factors)
+    return result if result is None or math.isfinite(result) else None
 
 
 def _unscaled(value: float | None, scale: int | None) -> float | None:
@@ -268,17 +269,12 @@ def _quote_values(ticker: Ticker, product: Product) -> tuple[float | None, ...]:
 
 
 def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> BuildResult:
-    answered = {name: payloads.get(name) for name in (LINEAR, INVERSE) if payloads.get(name) is not None}
-    if not answered:
-        raise EmptyPayload(VENUE, LINEAR, "no ticker list answered")
-    tickers = {name: parse_tickers(payload, name) for name, payload in answered.items()}
-    if not any(part.items or part.bad_rows for part in tickers.values()):
-        raise EmptyPayload(VENUE, LINEAR, "no tickers")
+    """The rows of both ticker lists, joined to the catalog; a failed (None), wrong-shaped or empty
+    ticker list costs only its own rows (`base.build_families`)."""
     unusable: set[str] = set()
     parsed = parse_secondary(payloads.get(PRODUCTS), parse_products, PRODUCTS, unusable)
     catalog = None if parsed is None else {product.symbol: product for product in parsed.items}
     known = set() if parsed is None else _lists_present(payloads[PRODUCTS])
-    bad_rows = sum(part.bad_rows for part in tickers.values()) + (parsed.bad_rows if parsed else 0)
 
     def join(ticker: Ticker) -> FundingRate | None:
         product = None if catalog is None else catalog.get(ticker.symbol)
@@ -306,5 +302,17 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             listed=listed,
         )
 
-    joined = parse_rows(VENUE, LINEAR, [t for part in tickers.values() for t in part.items], join)
-    return BuildResult(joined.items, bad_rows + joined.bad_rows, unusable)
+    def build_one(name: str, payload: Any) -> BuildResult:
+        tickers = parse_tickers(payload, name)
+        joined = parse_rows(VENUE, name, tickers.items, join)
+        return BuildResult(joined.items, tickers.bad_rows + joined.bad_rows)
+
+    result = build_families(
+        payloads,
+        {LINEAR: LINEAR, INVERSE: INVERSE},
+        build_one,
+        EmptyPayload(VENUE, LINEAR, "no ticker list answered"),
+    )
+    result.bad_rows += parsed.bad_rows if parsed else 0
+    result.unusable |= unusable
+    return result

@@ -34,16 +34,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateLimited
+from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
+    S_PER_HOUR,
     BuildResult,
     Endpoint,
     Parsed,
     Role,
     VenueSpec,
+    code_envelope,
     field_of,
+    interval_hours,
     parse_rows,
     parse_secondary,
+    product,
     text,
 )
 from funding_finder.model import FundingRate, from_ms, make_rate, number, optional_number, usd_value
@@ -55,18 +59,15 @@ RATE_LIMIT_CODES = frozenset({"-1003"})
 """WOO's `code` for "Rate limit exceed." (compared as text)."""
 
 
-def check_envelope(venue: str, endpoint: str, payload: Any) -> None:
-    """`success` must be true; code -1003 is WOO's rate limit, any other failure an ExchangeError."""
-    if not isinstance(payload, dict):
-        raise BadPayload(venue, endpoint, "no WOO X envelope (success)")
-    code = payload.get("code")
-    detail = f"code {code}: {payload.get('message', '')}"
-    if code is not None and str(code) in RATE_LIMIT_CODES:
-        raise RateLimited(venue, endpoint, detail)
-    if "success" not in payload:
-        raise BadPayload(venue, endpoint, "no WOO X envelope (success)")
-    if payload["success"] is not True:
-        raise ExchangeError(venue, endpoint, detail)
+check_envelope = code_envelope(
+    "success",
+    (True,),
+    message_fields=("message",),
+    rate_limit_codes=RATE_LIMIT_CODES,
+    require_object=True,
+    error_code_fields=("code",),
+)
+"""`success` must be true; code -1003 is WOO's rate limit, any other failure an ExchangeError."""
 
 
 SPEC = VenueSpec(
@@ -115,13 +116,6 @@ def split_symbol(symbol: str) -> tuple[str, str] | None:
     return base, quote
 
 
-def _hours(value: Any) -> float | None:
-    hours = optional_number(value)
-    if hours is not None and hours <= 0:
-        raise ValueError(f"bad estFundingIntervalHours {value!r}")
-    return hours
-
-
 def _rows(payload: Any, endpoint: str) -> Any:
     return field_of(VENUE, endpoint, payload, "data", "rows")
 
@@ -143,7 +137,7 @@ def parse_funding_rate(payload: Any) -> Parsed[Rate]:
             *parts,
             number(row["estFundingRate"]),
             from_ms(next_ms) if next_ms else None,
-            _hours(row.get("estFundingIntervalHours")),
+            interval_hours(row.get("estFundingIntervalHours"), S_PER_HOUR, strict=True),
         )
 
     return parse_rows(VENUE, RATES, rows, one)
@@ -177,7 +171,6 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
     def join(rate: Rate) -> FundingRate:
         info = futures.get(rate.symbol)
         mark = info.mark_price if info else None
-        open_interest = info.open_interest_base if info else None
         return make_rate(
             exchange=VENUE,
             native_symbol=rate.symbol,
@@ -191,9 +184,7 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             observed_at=observed_at,
             mark_price=mark,
             index_price=info.index_price if info else None,
-            open_interest_usd=usd_value(
-                None if open_interest is None or mark is None else open_interest * mark, rate.quote
-            ),
+            open_interest_usd=usd_value(product(info.open_interest_base if info else None, mark), rate.quote),
             volume_24h_usd=usd_value(info.amount_24h_quote if info else None, rate.quote),
         )
 

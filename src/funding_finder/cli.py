@@ -7,8 +7,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -88,8 +89,24 @@ def _interrupted(store: Store) -> NoReturn:
     os._exit(130)
 
 
-def _raise_keyboard_interrupt(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
+def _stop_on_signals() -> tuple[threading.Event, Callable[[], None]]:
+    """An event set by the first Ctrl-C or SIGTERM, and the function that puts the previous handlers
+    back. The cycle sees the event within 0.1 s, closes itself and the command exits 130: nothing is
+    raised inside a database write. A second signal exits at once."""
+    stop = threading.Event()
+
+    def handle(_signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return stop, restore
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -122,26 +139,34 @@ def collect(once: bool, every: float, db: str, exchanges: str, log_level: str, *
     """Collect the funding rate of every perpetual: one cycle, or one every --every minutes.
 
     `settings`: the collector's settings (deadlines, timeout, retries, instrument-list age)."""
-    _setup_logging(log_level)
-    venue_ids = _venue_ids(exchanges)
-    store = _open_store(db)
-    collector = Collector(store, venue_ids, _config(venue_ids, **settings))
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    stop, restore = _stop_on_signals()
     try:
-        while True:
-            started = time.monotonic()
-            _print_cycle(collector.run_cycle())
-            if once:
-                return
-            pause_s = max(0.0, every * 60 - (time.monotonic() - started))
-            console.print(f"next cycle in {pause_s:.0f} s (Ctrl-C stops)")
-            time.sleep(pause_s)
-    except KeyboardInterrupt:
-        _interrupted(store)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
+        _setup_logging(log_level)
+        venue_ids = _venue_ids(exchanges)
+        store = _open_store(db)
+        try:
+            _collect_until_stopped(
+                Collector(store, venue_ids, _config(venue_ids, **settings)), stop, once, every
+            )
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if stop.is_set():
+            _interrupted(store)
         store.close()
+    finally:
+        restore()
+
+
+def _collect_until_stopped(collector: Collector, stop: threading.Event, once: bool, every_min: float) -> None:
+    """Cycles until `stop` is set (or one, with `once`); `every_min` minutes from start to start."""
+    while not stop.is_set():
+        started = time.monotonic()
+        _print_cycle(collector.run_cycle(stop))
+        if once or stop.is_set():
+            return
+        pause_s = max(0.0, every_min * 60 - (time.monotonic() - started))
+        console.print(f"next cycle in {pause_s:.0f} s (Ctrl-C stops)")
+        stop.wait(pause_s)
 
 
 def _print_cycle(result: CycleResult) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,8 @@ class CycleResult:
     cycle_id: int
     status: str
     runs: list[VenueRun]
+    interrupted: bool = False
+    """The cycle was stopped (Ctrl-C, SIGTERM) before every venue finished."""
 
     @property
     def rows(self) -> int:
@@ -119,12 +122,14 @@ class Collector:
             retries=self.config.retries,
         )
 
-    def run_cycle(self) -> CycleResult:
+    def run_cycle(self, stop: threading.Event | None = None) -> CycleResult:
         """Collect every venue once; records every venue's stats even when it fails.
 
-        An interrupt (Ctrl-C, SIGTERM) abandons the venues still running: the venues already written
-        stay, the others are recorded as `failed` with kind `interrupted`, the cycle is closed as
-        `partial`, and the KeyboardInterrupt goes on to the caller.
+        `stop` set (the CLI's Ctrl-C / SIGTERM handler sets it, so no exception ever lands inside a
+        database write) abandons the venues still running within a tenth of a second: the venues
+        already written stay, the others are recorded as `failed` with kind `interrupted`, the cycle
+        is closed as `partial` and the result says `interrupted`. A KeyboardInterrupt raised in the
+        caller's thread anyway is handled the same way and goes on to the caller.
         """
         cycle_id = self.store.start_cycle(_utcnow())
         started = self.clock()
@@ -143,17 +148,18 @@ class Collector:
                 deadline_s=self.config.cycle_deadline_s + BUILD_GRACE_S,
                 thread_name_prefix="venue",
                 on_result=write,
+                stop=stop,
             )
         except KeyboardInterrupt:
             self._record_unfinished(cycle_id, runs, {}, started, before, interrupted=True)
             self.store.finish_cycle(cycle_id, _utcnow(), "partial")
             raise
         errors = {venue.SPEC.id: exc for venue, exc in fan.errors}
-        self._record_unfinished(cycle_id, runs, errors, started, before, interrupted=False)
+        self._record_unfinished(cycle_id, runs, errors, started, before, interrupted=fan.interrupted)
         ordered = [runs[venue.SPEC.id] for venue in self.venues]
         status = "complete" if all(run.status == "ok" for run in ordered) else "partial"
         self.store.finish_cycle(cycle_id, _utcnow(), status)
-        return CycleResult(cycle_id, status, ordered)
+        return CycleResult(cycle_id, status, ordered, interrupted=fan.interrupted)
 
     def _record_unfinished(
         self,

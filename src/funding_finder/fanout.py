@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -22,6 +23,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 log = logging.getLogger("funding_finder.fanout")
+
+STOP_POLL_S = 0.1
+"""How often, in seconds, a wait looks at its `stop` event."""
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -39,7 +43,9 @@ class FanOutResult(Generic[T, R]):
     latencies_s: list[float] = field(default_factory=list)
     deadline_hit: bool = False
     abandoned: list[T] = field(default_factory=list)
-    """Items whose calls were still running at the deadline (counted as `deadline`)."""
+    """Items whose calls were still running at the deadline (counted as `deadline`) or at a stop."""
+    interrupted: bool = False
+    """The `stop` event ended the wait (counted as `interrupted`)."""
 
     def latency_summary_ms(self) -> dict[str, float]:
         """p50 / p95 / max of the successful calls' durations, in milliseconds."""
@@ -64,12 +70,14 @@ def fan_out(
     clock: Callable[[], float] = time.monotonic,
     thread_name_prefix: str = "fan-out",
     on_result: Callable[[T, R], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> FanOutResult[T, R]:
     """Call `fn` on every item with at most `workers` calls in flight; never raises for an item.
 
     `deadline_s` is a time budget in seconds from the call of `fan_out`. `on_result(item, value)`
     runs in the caller's thread as each call succeeds (the collector writes a venue's rows there, so
-    an abandoned call can never write after the deadline).
+    an abandoned call can never write after the deadline). `stop` set (Ctrl-C, SIGTERM) ends the wait
+    like a deadline, within `STOP_POLL_S`: the unfinished calls are abandoned and counted `interrupted`.
     """
     result: FanOutResult[T, R] = FanOutResult()
     items = list(items)
@@ -82,8 +90,10 @@ def fan_out(
     futures: dict[Future[tuple[R, float]], T] = {pool.submit(_timed, fn, item): item for item in items}
     pending = set(futures)
     try:
-        while pending:
+        while pending and not (stop is not None and stop.is_set()):
             remaining = None if ends_at is None else max(0.0, ends_at - clock())
+            if stop is not None:
+                remaining = STOP_POLL_S if remaining is None else min(remaining, STOP_POLL_S)
             done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
             for future in done:
                 if _collect(future, futures[future], result) and on_result is not None:
@@ -93,9 +103,13 @@ def fan_out(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     if pending:
-        result.deadline_hit = True
-        result.failures["deadline"] += len(pending)
+        result.interrupted = stop is not None and stop.is_set()
+        result.deadline_hit = not result.interrupted
+        result.failures["interrupted" if result.interrupted else "deadline"] += len(pending)
         result.abandoned = [futures[future] for future in pending]
+    if pending and result.interrupted:
+        log.warning("fan-out stopped with %d calls unfinished; abandoned", len(pending))
+    elif pending:
         log.warning(
             "fan-out deadline of %.1f s passed with %d calls unfinished; abandoned", deadline_s, len(pending)
         )

@@ -177,6 +177,17 @@ def test_unknown_exchange_is_a_usage_error_naming_the_implemented_ones(tmp_path)
     assert "kraken" in result.output and "binance, okx, bybit" in result.output
 
 
+def test_a_malformed_venue_url_is_a_usage_error_before_any_call(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        ["collect", "--once", "--exchanges", "htx", "--db", str(tmp_path / "x.db")],
+        env={"FUNDING_FINDER_HTX_URL": "not a url"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "FUNDING_FINDER_HTX_URL" in result.output
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_unwritable_database_exits_non_zero_with_a_message(tmp_path):
     (tmp_path / "file").write_text("")
     result = CliRunner().invoke(main, ["collect", "--once", "--db", str(tmp_path / "file" / "funding.db")])

@@ -135,12 +135,15 @@ def okx_server(instruments: tuple[int, dict, bytes, float]) -> ScriptedServer:
     )
 
 
-def test_a_failed_instrument_list_falls_back_to_the_stored_one(store, sim):
-    first = collector_for(store, sim, ("okx",)).run_cycle()
-    listed_rows = first.runs[0].rows
+GOOD_LIST = (200, JSON, load_bytes("okx", INSTRUMENTS), 0.0)
+
+
+def test_a_failed_instrument_list_falls_back_to_the_stored_one(store):
     failing = (500, JSON, b'{"code":"50001","msg":"Service temporarily unavailable","data":[]}', 0.0)
-    with okx_server(failing) as server:
+    with okx_server(GOOD_LIST) as server:
         config = CollectorConfig(base_urls={"okx": server.url}, retries=0, instruments_max_age_s=0)
+        listed_rows = Collector(store, ["okx"], config).run_cycle().runs[0].rows
+        server.routes["/api/v5/public/instruments"] = failing
         second = Collector(store, ["okx"], config).run_cycle()
     run = second.runs[0]
     assert run.status == "ok" and run.failures == {"http_5xx": 1}
@@ -148,19 +151,32 @@ def test_a_failed_instrument_list_falls_back_to_the_stored_one(store, sim):
     assert all("unfiltered" not in row.flags for row in store.latest_rates())
 
 
-def test_a_wrong_shaped_instrument_list_is_counted_and_never_replaces_the_stored_one(store, sim):
-    first = collector_for(store, sim, ("okx",)).run_cycle()
-    listed_rows = first.runs[0].rows
+def test_a_wrong_shaped_instrument_list_is_counted_and_never_replaces_the_stored_one(store):
     wrong_shape = (200, JSON, b'{"code":"0","msg":""}', 0.0)
-    for _ in range(2):  # the second time, the stored list must still be the good one
-        with okx_server(wrong_shape) as server:
-            config = CollectorConfig(base_urls={"okx": server.url}, retries=0, instruments_max_age_s=0)
+    with okx_server(GOOD_LIST) as server:
+        config = CollectorConfig(base_urls={"okx": server.url}, retries=0, instruments_max_age_s=0)
+        collector = Collector(store, ["okx"], config)
+        listed_rows = collector.run_cycle().runs[0].rows
+        server.routes["/api/v5/public/instruments"] = wrong_shape
+        for _ in range(2):  # the second time, the stored list must still be the good one
             run = Collector(store, ["okx"], config).run_cycle().runs[0]
-        assert run.status == "ok" and run.failures == {"bad_payload": 1}
-        assert run.rows == listed_rows
-        assert all("unfiltered" not in row.flags for row in store.latest_rates())
-    stored, _ = store.stored_instruments("okx", "instruments")
+            assert run.status == "ok" and run.failures == {"bad_payload": 1}
+            assert run.rows == listed_rows
+            assert all("unfiltered" not in row.flags for row in store.latest_rates())
+        stored, _ = store.stored_instruments("okx", collector._list_key("okx", "instruments"))
     assert len(stored["data"]) == len(load_json("okx", INSTRUMENTS)["data"])
+
+
+def test_a_list_stored_from_another_url_never_stands_in_for_this_ones(store, sim):
+    collector_for(store, sim, ("okx",)).run_cycle()  # the simulator's list, stored and fresh
+    failing = (503, {"Content-Type": "text/html"}, b"<html>unavailable</html>", 0.0)
+    with okx_server(failing) as server:
+        config = CollectorConfig(base_urls={"okx": server.url}, retries=0)
+        run = Collector(store, ["okx"], config).run_cycle().runs[0]
+        asked = [path for path, _ in server.seen if "/instruments" in path]
+    assert len(asked) == 1  # not skipped as fresh: the stored list came from elsewhere
+    assert run.failures == {"http_5xx": 1}
+    assert all("unfiltered" in row.flags for row in store.latest_rates())
 
 
 def test_a_recently_stored_instrument_list_is_used_without_asking_again(store, sim):
@@ -374,3 +390,9 @@ def test_at_the_cycle_deadline_answered_rates_are_kept_and_an_abandoned_rate_cal
     assert (run.status, run.rows, run.failures) == ("partial", 1, {"deadline": 2})
     assert run.error == "deadline: rate calls abandoned" and result.status == "partial"
     assert [row.native_symbol for row in store.latest_rates()] == ["AAA"]
+
+
+@pytest.mark.parametrize("value", ["not a url", "ftp://127.0.0.1/x", "http://", "http://host/x?y=1"])
+def test_a_malformed_url_override_is_refused_naming_the_variable(value):
+    with pytest.raises(ValueError, match="FUNDING_FINDER_HTX_URL"):
+        url_overrides(["htx"], {"FUNDING_FINDER_HTX_URL": value})

@@ -118,10 +118,14 @@ def main() -> None:
 def _config(
     venue_ids: Sequence[str], base_urls: dict[str, str] | None = None, **settings: Any
 ) -> CollectorConfig:
-    """The collector's settings; venue URLs from `FUNDING_FINDER_<ID>_URL` unless given."""
-    return CollectorConfig(
-        **settings, base_urls=base_urls if base_urls is not None else url_overrides(venue_ids)
-    )
+    """The collector's settings; venue URLs from `FUNDING_FINDER_<ID>_URL` unless given (a malformed
+    one is a usage error, exit 2)."""
+    if base_urls is None:
+        try:
+            base_urls = url_overrides(venue_ids)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    return CollectorConfig(**settings, base_urls=base_urls)
 
 
 @main.command()
@@ -143,11 +147,10 @@ def collect(once: bool, every: float, db: str, exchanges: str, log_level: str, *
     try:
         _setup_logging(log_level)
         venue_ids = _venue_ids(exchanges)
+        config = _config(venue_ids, **settings)
         store = _open_store(db)
         try:
-            _collect_until_stopped(
-                Collector(store, venue_ids, _config(venue_ids, **settings)), stop, once, every
-            )
+            _collect_until_stopped(Collector(store, venue_ids, config), stop, once, every)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
         if stop.is_set():
@@ -285,7 +288,7 @@ def cycles(as_json: bool, limit: int, db: str) -> None:
         for run in record.venues:
             failures = ", ".join(f"{k} {v}" for k, v in sorted(run.failures.items())) or "no failures"
             console.print(
-                f"  {run.exchange:<12} {run.status:<8} {run.rows:>5} rows {run.requests:>3} requests "
+                f"  {run.exchange:<13} {run.status:<8} {run.rows:>5} rows {run.requests:>3} requests "
                 f"{run.duration_s:6.2f} s  wait {run.gate_wait_s:.2f} s  {failures}"
             )
 

@@ -7,6 +7,7 @@ so an abandoned venue can never write late and a reader sees whole venues only.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,11 +40,16 @@ rows of the calls that answered; only a venue stuck past that is abandoned."""
 
 def url_overrides(venue_ids: Sequence[str], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """`FUNDING_FINDER_<ID>_URL` per venue (`ccxt:okx` reads `FUNDING_FINDER_CCXT_OKX_URL`): replaces
-    the scheme and host of every host of that venue."""
+    the scheme and host of every host of that venue. A value that is not an http(s) URL of a host
+    raises ValueError: a typo must not pass for a dead venue."""
     found = {}
     for venue_id in venue_ids:
-        value = environ.get(f"FUNDING_FINDER_{venue_id.upper().replace(':', '_')}_URL")
+        name = f"FUNDING_FINDER_{venue_id.upper().replace(':', '_')}_URL"
+        value = environ.get(name)
         if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+                raise ValueError(f"{name}={value!r} is not an http(s) URL of a host (optionally with a path)")
             found[venue_id] = value
     return found
 
@@ -193,9 +200,11 @@ class Collector:
     def _write(self, cycle_id: int, outcome: VenueOutcome) -> VenueRun:
         run = outcome.run
         try:
-            self.store.write_venue(
-                cycle_id, run, outcome.rows, outcome.fresh_instruments, outcome.observed_at
-            )
+            lists = {
+                self._list_key(run.exchange, name): payload
+                for name, payload in outcome.fresh_instruments.items()
+            }
+            self.store.write_venue(cycle_id, run, outcome.rows, lists, outcome.observed_at)
         except (SQLAlchemyError, StoreError) as exc:
             log.error("%s: could not store %d rows: %s", run.exchange, len(outcome.rows), exc)
             run.status, run.error = "failed", f"store: {exc}"
@@ -294,10 +303,18 @@ class Collector:
         failures.update(second.failures)
         return second
 
+    def _list_key(self, venue_id: str, endpoint: str) -> str:
+        """The store key of an instrument list: its endpoint and the URL it came from, so that a list
+        recorded from the simulator (or another proxy) never stands in for the live venue's."""
+        client = self.clients[venue_id]
+        url = client.url_of(client.spec.endpoint(endpoint))
+        return f"{endpoint}@{hashlib.sha1(url.encode()).hexdigest()[:12]}"
+
     def _stored_list(self, venue_id: str, endpoint: str) -> tuple[Any, datetime] | None:
-        """The stored copy of an instrument list; None, with a log line, if the store cannot be read."""
+        """The stored copy of an instrument list from the same URL; None, with a log line, if the
+        store cannot be read."""
         try:
-            return self.store.stored_instruments(venue_id, endpoint)
+            return self.store.stored_instruments(venue_id, self._list_key(venue_id, endpoint))
         except (SQLAlchemyError, StoreError) as exc:
             log.error("%s %s: the stored list cannot be read: %s", venue_id, endpoint, exc)
             return None

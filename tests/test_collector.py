@@ -396,3 +396,18 @@ def test_at_the_cycle_deadline_answered_rates_are_kept_and_an_abandoned_rate_cal
 def test_a_malformed_url_override_is_refused_naming_the_variable(value):
     with pytest.raises(ValueError, match="FUNDING_FINDER_HTX_URL"):
         url_overrides(["htx"], {"FUNDING_FINDER_HTX_URL": value})
+
+
+def test_a_429_is_counted_with_the_pause_it_caused_and_the_limits_used(store):
+    rates = load_bytes("hyperliquid", "info-metaAndAssetCtxs__tripwire-mainnet.json")
+    too_many = (429, {"Retry-After": "1", **JSON}, b'{"error":"too many requests"}', 0.0)
+    with ScriptedServer(answers=[too_many, (200, JSON, rates, 0.0)]) as server:
+        config = CollectorConfig(base_urls={"hyperliquid": server.url}, retries=1)
+        run = Collector(store, ["hyperliquid"], config).run_cycle().runs[0]
+    assert run.status == "ok" and run.requests == 2
+    assert (run.rate_limited, run.pauses) == (1, 1)
+    assert run.gate_wait_s >= 0.9  # the retry waited out Retry-After: 1 s
+    stored = store.cycles()[0].venues[0]
+    assert (stored.rate_limited, stored.pauses) == (1, 1)
+    assert stored.limits == {"weight": (40, 1200)}  # two calls of weight 20: the refused one counts too
+    assert stored.to_json()["limits"] == {"weight": {"used": 40, "allowed": 1200}}

@@ -202,3 +202,19 @@ def test_a_caller_that_oversleeps_its_slot_keeps_its_booking_and_nothing_is_over
     third = gate.acquire("ticker")
     assert main_sent == 1005.0 and sent == [1006.0]
     assert third >= 1007.0  # the worker's call was booked, so the third waits a full window after it
+
+
+def test_usage_reports_each_limits_busiest_bucket_against_its_published_capacity():
+    clock = FakeClock()
+    limits = [
+        Limit("ip", 100, 60.0, costs={"rates": 10, "list": 1}),
+        Limit("per-instrument", 10, 2.0, scope="instrument"),
+        Limit("unused", 5, 1.0, costs={"history": 1}, default_cost=0),
+    ]
+    gate = RateGate("v", limits, clock=clock, sleep=clock.sleep)
+    gate.acquire("rates", "A")
+    gate.acquire("rates", "A")
+    gate.acquire("list", "B")
+    assert gate.usage() == {"ip": (21, 100), "per-instrument": (2, 10), "unused": (0, 5)}
+    clock.sleep(3.0)  # the 2 s window has passed, the minute has not
+    assert gate.usage() == {"ip": (21, 100), "per-instrument": (0, 10), "unused": (0, 5)}

@@ -24,7 +24,7 @@ from funding_finder.collector import Collector, CollectorConfig, CycleResult, ur
 from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
 from funding_finder.model import FundingRate, iso_utc
 from funding_finder.settings import markdown_table, option
-from funding_finder.store import CycleRecord, Store, StoreError
+from funding_finder.store import CycleRecord, Store, StoreError, VenueRun
 
 console = Console()
 if not console.is_terminal:  # piped: wide enough that flags and symbols are not cut
@@ -289,8 +289,22 @@ def cycles(as_json: bool, limit: int, db: str) -> None:
             failures = ", ".join(f"{k} {v}" for k, v in sorted(run.failures.items())) or "no failures"
             console.print(
                 f"  {run.exchange:<13} {run.status:<8} {run.rows:>5} rows {run.requests:>3} requests "
-                f"{run.duration_s:6.2f} s  wait {run.gate_wait_s:.2f} s  {failures}"
+                f"{run.duration_s:6.2f} s  wait {run.gate_wait_s:.2f} s  {_limit_use(run)}{failures}",
+                highlight=False,
             )
+
+
+def _limit_use(run: VenueRun) -> str:
+    """The venue's busiest limit as used/allowed, and its 429s and pauses when there were any."""
+    parts = []
+    if run.limits:
+        name, (used, allowed) = max(run.limits.items(), key=lambda item: item[1][0] / max(item[1][1], 1))
+        parts.append(f"{name} {used}/{allowed}")
+    if run.rate_limited:
+        parts.append(f"429s {run.rate_limited}")
+    if run.pauses:
+        parts.append(f"pauses {run.pauses}")
+    return "".join(f"{part}  " for part in parts)
 
 
 def _cycle_json(record: CycleRecord) -> dict[str, Any]:

@@ -229,6 +229,7 @@ class Collector:
         started = self.clock()
         deadline = min(started + self.config.venue_deadline_s, cycle_ends)
         requests_before, waited_before = client.requests, client.gate.stats.wait_s
+        rate_limited_before, pauses_before = client.answers["rate_limited"], client.gate.stats.pauses
         answered_before = len(client.latencies_s)
         run = VenueRun(spec.id, "ok")
         outcome = VenueOutcome(run)
@@ -266,6 +267,9 @@ class Collector:
             log.error("%s: no rows this cycle: %s", spec.id, run.error)
         run.requests = client.requests - requests_before
         run.gate_wait_s = client.gate.stats.wait_s - waited_before
+        run.rate_limited = client.answers["rate_limited"] - rate_limited_before
+        run.pauses = client.gate.stats.pauses - pauses_before
+        run.limits = client.gate.usage()
         run.duration_s = self.clock() - started
         run.failures = dict(failures)
         run.latency_ms = latency_summary_ms(client.latencies_s[answered_before:])

@@ -283,3 +283,14 @@ class RateGate:
         with self._lock:
             now = self.clock()
             return sum(b.used(now) for (name, _), b in self._buckets.items() if name == limit_name)
+
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """Per declared limit: (units counted in the window ending now, in its busiest bucket; the
+        published capacity). Read after a venue's calls, it is what the cycle used of each limit."""
+        with self._lock:
+            now = self.clock()
+            found: dict[str, tuple[int, int]] = {}
+            for limit in self.limits:
+                used = [b.used(now) for (name, _), b in self._buckets.items() if name == limit.name]
+                found[limit.name] = (max(used, default=0), limit.capacity)
+            return found

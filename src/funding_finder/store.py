@@ -75,6 +75,9 @@ venue_runs = Table(
     Column("error", Text),
     Column("latency_json", Text),
     Column("live", Boolean),
+    Column("rate_limited", Integer),
+    Column("pauses", Integer),
+    Column("limits_json", Text),
 )
 
 funding_rates = Table(
@@ -145,6 +148,12 @@ class VenueRun:
     error: str | None = None
     live: bool | None = None
     """False when the venue's data stopped moving (see `collector.venue_is_live`); None without rows."""
+    rate_limited: int = 0
+    """Answers that said "too many requests" (HTTP 429 or a rate-limit code in the body), retried or not."""
+    pauses: int = 0
+    """Times the venue paused its whole gate (a 429's Retry-After, a ban)."""
+    limits: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Per declared limit: (units used in its window at the venue's end, published capacity)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,6 +167,11 @@ class VenueRun:
             "latency_ms": {name: round(value, 1) for name, value in self.latency_ms.items()},
             "error": self.error,
             "live": self.live,
+            "rate_limited": self.rate_limited,
+            "pauses": self.pauses,
+            "limits": {
+                name: {"used": used, "allowed": allowed} for name, (used, allowed) in self.limits.items()
+            },
         }
 
 
@@ -448,6 +462,9 @@ def _run_values(run: VenueRun, rows: int) -> dict[str, Any]:
         "latency_json": json.dumps(dict(run.latency_ms), sort_keys=True),
         "error": run.error,
         "live": run.live,
+        "rate_limited": run.rate_limited,
+        "pauses": run.pauses,
+        "limits_json": json.dumps({name: list(pair) for name, pair in run.limits.items()}, sort_keys=True),
     }
 
 
@@ -463,4 +480,9 @@ def _run_of(row: Mapping[str, Any]) -> VenueRun:
         latency_ms=json.loads(row["latency_json"] or "{}"),
         error=row["error"],
         live=row["live"],
+        rate_limited=row["rate_limited"] or 0,
+        pauses=row["pauses"] or 0,
+        limits={
+            name: (used, allowed) for name, (used, allowed) in json.loads(row["limits_json"] or "{}").items()
+        },
     )

@@ -126,8 +126,14 @@ def test_cycles_json_lists_venue_stats(collected):
         "latency_ms",
         "error",
         "live",
+        "rate_limited",
+        "pauses",
+        "limits",
     }
     assert (venue["okx"]["status"], venue["okx"]["requests"], venue["okx"]["rows"]) == ("ok", 2, 3)
+    assert (venue["okx"]["rate_limited"], venue["okx"]["pauses"]) == (0, 0)
+    # one funding-rate call (10 per 2 s per instId) and one instruments list (20 per 2 s)
+    assert venue["okx"]["limits"]["funding-rate"] == {"used": 1, "allowed": 10}
     assert venue["okx"]["failures"] == {} and venue["okx"]["live"] is False  # a replay settles in the past
     assert set(venue["okx"]["latency_ms"]) == {"p50_ms", "p95_ms", "max_ms"}
     binance = venue["binance"]

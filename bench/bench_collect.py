@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import write_section
+
 from funding_finder.collector import Collector, CollectorConfig
 from funding_finder.exchanges import VENUES, mexc
 from funding_finder.exchanges.base import Endpoint
@@ -30,7 +32,6 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.simulator import Simulator
 from funding_finder.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
 MEDIAN_LATENCY_MS = 150.0
 
 
@@ -171,14 +172,7 @@ def main() -> int:
     text = report(gate, cycle)
     print(text)
     if args.write:
-        target = ROOT / "BENCHMARKS.md"
-        current = target.read_text() if target.exists() else "# Benchmarks\n\nFigures from this machine.\n\n"
-        if "<!-- collect:start -->" in current:
-            head, rest = current.split("<!-- collect:start -->", 1)
-            current = head + text + rest.split("<!-- collect:end -->", 1)[1]
-        else:
-            current = current.rstrip() + "\n\n" + text + "\n"
-        target.write_text(current)
+        write_section("collect", text)
     return 0
 
 

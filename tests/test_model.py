@@ -151,3 +151,33 @@ def test_an_explicit_mapping_is_the_only_way_two_stock_contracts_line_up(monkeyp
         exchange="krakenfutures", native_symbol="PF_TSLAXUSD", listed_base="TSLAX", asset_class="equity"
     )
     assert tsla.asset == tslax.asset == "TSLA"
+
+
+def test_settled_rounds_jitter_to_the_second_and_reads_strings():
+    from funding_finder.model import settled
+
+    event = settled("binance", "BTCUSDT", 1781078400011, "-0.00003385", "")
+    assert event.funding_time == datetime(2026, 6, 10, 8, tzinfo=UTC)
+    assert (event.funding_rate, event.mark_price, event.interval_hours) == (-0.00003385, None, None)
+    with pytest.raises(ValueError):
+        settled("binance", "BTCUSDT", "", "0.0001")
+
+
+def test_intervals_come_from_the_gap_to_the_previous_event_never_from_a_grid():
+    from funding_finder.model import SettledFunding, with_intervals
+
+    def at(hour, minute=0):
+        return SettledFunding("hyperliquid", "BTC", datetime(2023, 6, 8, hour, minute, tzinfo=UTC), 0.0001)
+
+    # 8-hourly, then hourly (Hyperliquid's change of 2023-06-08), out of order and with a duplicate
+    events = [at(16), at(0), at(8), at(17), at(16), at(18)]
+    spaced = with_intervals(events)
+    assert [(e.funding_time.hour, e.interval_hours) for e in spaced] == [
+        (0, None),
+        (8, 8.0),
+        (16, 8.0),
+        (17, 1.0),
+        (18, 1.0),
+    ]
+    resumed = with_intervals([at(8), at(16)], previous=datetime(2023, 6, 8, 8, tzinfo=UTC))
+    assert [(e.funding_time.hour, e.interval_hours) for e in resumed] == [(16, 8.0)]

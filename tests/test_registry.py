@@ -100,3 +100,13 @@ def test_every_call_a_venue_makes_is_charged_to_one_of_its_declared_limits(venue
     spec = VENUES[venue_id].SPEC
     for endpoint in spec.endpoints:
         assert any(limit.cost_of(endpoint.name) > 0 for limit in spec.limits), endpoint.name
+
+
+@pytest.mark.parametrize("venue_id", [v for v in VENUES if getattr(VENUES[v].SPEC, "history", None)])
+def test_every_history_endpoint_is_charged_and_served_by_the_simulator(venue_id):
+    spec = VENUES[venue_id].SPEC
+    name = spec.history.endpoint.name
+    assert any(limit.cost_of(name) > 0 for limit in spec.limits), name
+    from funding_finder.simulator.routes import HANDLERS
+
+    assert (venue_id, spec.history.endpoint.method, spec.history.endpoint.path) in HANDLERS

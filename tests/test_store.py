@@ -201,3 +201,19 @@ def test_collectors_opening_one_postgresql_database_together_migrate_it_once():
     assert store.cycles()[0].venues[0].live is True
     for made in opened:
         made.close()
+
+
+def test_settlement_events_are_stored_once_and_resume_from_the_newest(store):
+    from funding_finder.model import SettledFunding
+
+    def event(hour, rate, symbol="BTCUSDT"):
+        return SettledFunding("binance", symbol, datetime(2026, 7, 4, hour, tzinfo=UTC), rate, 8.0, 60000.5)
+
+    assert store.write_events([event(0, 0.0001), event(8, -0.0002), event(0, 0.0001, "ETHUSDT")]) == 3
+    assert store.write_events([event(8, -0.0002), event(16, 0.00003)]) == 1  # 08:00 is there already
+    assert store.events("binance", "BTCUSDT") == [event(0, 0.0001), event(8, -0.0002), event(16, 0.00003)]
+    assert store.last_events("binance") == {
+        "BTCUSDT": datetime(2026, 7, 4, 16, tzinfo=UTC),
+        "ETHUSDT": datetime(2026, 7, 4, 0, tzinfo=UTC),
+    }
+    assert store.last_events("okx") == {}

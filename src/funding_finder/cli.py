@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -9,13 +10,21 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import click
 from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -190,6 +199,92 @@ def _print_cycle(result: CycleResult) -> None:
             f"{run.gate_wait_s:.2f}",
         )
     console.print(table)
+
+
+@main.command()
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="How far back, in days, from now.",
+)
+@click.option(
+    "--symbols", default="", help="Comma-separated native symbols only (default: every stored contract)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the per-venue summary as JSON.")
+@option("db")
+@option("exchanges")
+@option("timeout_s")
+@option("retries")
+@option("log_level")
+def backfill(
+    days: float, symbols: str, as_json: bool, db: str, exchanges: str, log_level: str, **settings: Any
+) -> None:
+    """Settled funding history of every stored contract (run `collect` first), under each venue's limit.
+
+    One row per settlement with the venue's own time; what is stored is not fetched again, so an
+    interrupted run resumes. Venues without a history endpoint yet are skipped."""
+    from funding_finder.backfill import backfill as run_backfill
+    from funding_finder.backfill import venues_with_history
+
+    stop, restore = _stop_on_signals()
+    try:
+        _setup_logging(log_level)
+        venue_ids = _venue_ids(exchanges)
+        with_history = [venue.SPEC.id for venue in venues_with_history(venue_ids)]
+        if not with_history:
+            raise click.UsageError(f"none of {', '.join(venue_ids)} has a history endpoint yet")
+        config = _config(with_history, timeout_s=settings["timeout_s"], retries=settings["retries"])
+        store = _open_store(db, must_exist=True)
+        wanted = {symbol.strip() for symbol in symbols.split(",") if symbol.strip()} or None
+        with _backfill_progress(as_json) as progress:
+            results = run_backfill(
+                store, with_history, days, config, symbols=wanted, progress=progress, stop=stop
+            )
+        if as_json:
+            click.echo(json.dumps([result.to_json() for result in results], indent=2))
+        else:
+            for result in results:
+                failures = ", ".join(f"{k} {v}" for k, v in sorted(result.failures.items())) or "no failures"
+                console.print(
+                    f"{result.exchange:<13} {result.done}/{result.contracts} contracts  "
+                    f"{result.events} new events  {result.requests} requests  {result.duration_s:.1f} s  "
+                    f"wait {result.gate_wait_s:.1f} s  {result.note or failures}",
+                    highlight=False,
+                )
+        if stop.is_set():
+            _interrupted(store)
+        store.close()
+    finally:
+        restore()
+
+
+@contextlib.contextmanager
+def _backfill_progress(quiet: bool) -> Iterator[Callable[[str, int, int, int, float], None] | None]:
+    """A rich progress bar per venue (contracts done, events, ETA); none with `quiet`."""
+    if quiet:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description:<13}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[events]} events"),
+        TextColumn("wait {task.fields[wait_s]:.1f} s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(exchange: str, contracts: int, events: int, total: int, wait_s: float) -> None:
+            if exchange not in tasks:
+                tasks[exchange] = bar.add_task(exchange, total=total, events=0, wait_s=0.0)
+            task = tasks[exchange]
+            events_so_far = bar.tasks[task].fields["events"] + events
+            bar.update(task, advance=contracts, events=events_so_far, wait_s=wait_s)
+
+        yield advance
 
 
 @main.command()

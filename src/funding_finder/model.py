@@ -299,3 +299,44 @@ def optional_number(value: Any) -> float | None:
     if value is None or value == "":
         return None
     return number(value)
+
+
+@dataclass(frozen=True)
+class SettledFunding:
+    """One settlement event from a venue's history: the rate actually paid at `funding_time`.
+
+    `funding_rate` is a fraction per interval; `funding_time` is the venue's own stamp rounded to the
+    second (venues add millisecond jitter), never moved onto an assumed grid. `interval_hours` is the
+    gap to the contract's previous event, None for its first known one; `mark_price` in the quote
+    currency where the venue gives it.
+    """
+
+    exchange: str
+    native_symbol: str
+    funding_time: datetime
+    funding_rate: float
+    interval_hours: float | None = None
+    mark_price: float | None = None
+
+
+def settled(
+    exchange: str, native_symbol: str, funding_time_ms: Any, funding_rate: Any, mark_price: Any = None
+) -> SettledFunding:
+    """A history row from raw fields: epoch ms (number or string), rate and price as numbers or strings."""
+    moment = from_s(round(number(funding_time_ms) / 1000))
+    return SettledFunding(
+        exchange, native_symbol, moment, number(funding_rate), None, optional_number(mark_price)
+    )
+
+
+def with_intervals(events: list[SettledFunding], previous: datetime | None = None) -> list[SettledFunding]:
+    """`events` of one contract sorted by time, each with `interval_hours` from the gap to the one
+    before it (`previous`: the last stored event), rounded to the minute; a duplicate time is dropped."""
+    result: list[SettledFunding] = []
+    for event in sorted(events, key=lambda e: e.funding_time):
+        if previous is not None and event.funding_time <= previous:
+            continue
+        gap_h = None if previous is None else round((event.funding_time - previous).total_seconds() / 60) / 60
+        result.append(replace(event, interval_hours=gap_h))
+        previous = event.funding_time
+    return result

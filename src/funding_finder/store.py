@@ -43,10 +43,12 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from funding_finder.model import FundingRate
+from funding_finder.model import FundingRate, SettledFunding
 
 log = logging.getLogger("funding_finder.store")
 
@@ -122,6 +124,19 @@ instrument_lists = Table(
 
 
 SCHEMA_LOCK_KEY = 0x46464442  # "FFDB": the PostgreSQL advisory lock held while the schema is checked
+
+
+funding_events = Table(
+    "funding_events",
+    metadata,
+    Column("exchange", String(32), primary_key=True),
+    Column("native_symbol", String(64), primary_key=True),
+    Column("funding_time_ms", BigInteger, primary_key=True),
+    Column("funding_rate", Float, nullable=False),
+    Column("interval_hours", Float),
+    Column("mark_price", Float),
+)
+"""Settled funding from the venues' history endpoints, one row per settlement event (`backfill`)."""
 
 
 class StoreError(RuntimeError):
@@ -295,6 +310,61 @@ class Store:
                         payload_zlib=zlib.compress(json.dumps(payload).encode()),
                     )
                 )
+
+    def write_events(self, events: Sequence[SettledFunding]) -> int:
+        """Insert settlement events in one transaction, skipping those already stored (so a backfill
+        can be rerun or run beside another); returns how many were new."""
+        if not events:
+            return 0
+        values = [
+            {
+                "exchange": e.exchange,
+                "native_symbol": e.native_symbol,
+                "funding_time_ms": _ms(e.funding_time),
+                "funding_rate": e.funding_rate,
+                "interval_hours": e.interval_hours,
+                "mark_price": e.mark_price,
+            }
+            for e in events
+        ]
+        dialect_insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            dialect_insert(funding_events)
+            .on_conflict_do_nothing(index_elements=["exchange", "native_symbol", "funding_time_ms"])
+            .returning(funding_events.c.funding_time_ms)  # only the rows inserted; rowcount is not portable
+        )
+        with self._write_lock, self.engine.begin() as conn:
+            return len(conn.execute(statement, values).all())
+
+    def last_events(self, exchange: str) -> dict[str, datetime]:
+        """Per native symbol of a venue, the time of its newest stored settlement event."""
+        query = (
+            select(funding_events.c.native_symbol, func.max(funding_events.c.funding_time_ms))
+            .where(funding_events.c.exchange == exchange)
+            .group_by(funding_events.c.native_symbol)
+        )
+        with self.engine.connect() as conn:
+            return {symbol: _dt(last_ms) for symbol, last_ms in conn.execute(query)}
+
+    def events(self, exchange: str, native_symbol: str) -> list[SettledFunding]:
+        """A contract's stored settlement events, oldest first."""
+        query = (
+            select(funding_events)
+            .where(funding_events.c.exchange == exchange, funding_events.c.native_symbol == native_symbol)
+            .order_by(funding_events.c.funding_time_ms)
+        )
+        with self.engine.connect() as conn:
+            return [
+                SettledFunding(
+                    row.exchange,
+                    row.native_symbol,
+                    _dt(row.funding_time_ms),
+                    row.funding_rate,
+                    row.interval_hours,
+                    row.mark_price,
+                )
+                for row in conn.execute(query)
+            ]
 
     # --- reading -----------------------------------------------------------------------------------
     def stored_instruments(self, exchange: str, endpoint: str) -> tuple[Any, datetime] | None:

@@ -722,3 +722,37 @@ def test_arbitrary_rows_never_break_build_rows(
         family = dapi_premium if row.contract_type == "inverse" else premium  # each row from its own family
         assert any(isinstance(r, dict) and r.get("symbol") == row.native_symbol for r in family)
         assert set(row.flags) <= set(FLAGS)
+
+
+HISTORY_BTC = "fapi-v1-fundingRate-BTCUSDT-limit20__noahark-20260704T1556Z.json"
+
+
+def test_history_rows_field_by_field():
+    parsed = binance.parse_history(load_json("binance", HISTORY_BTC), "BTCUSDT")
+    assert parsed.bad_rows == 0 and len(parsed.items) == 20
+    first, second, last = parsed.items[0], parsed.items[1], parsed.items[-1]
+    # {"fundingTime": 1782604800000, "fundingRate": "0.00004258", "markPrice": "60000.40000000"}
+    assert (first.exchange, first.native_symbol) == ("binance", "BTCUSDT")
+    assert first.funding_time == datetime(2026, 6, 28, 0, tzinfo=UTC)
+    assert (first.funding_rate, first.mark_price) == (0.00004258, 60000.4)
+    # {"fundingTime": 1782633600013, "fundingRate": "0.00001355"}: 13 ms of jitter rounded off
+    assert second.funding_time == datetime(2026, 6, 28, 8, tzinfo=UTC) and second.funding_rate == 0.00001355
+    # {"fundingTime": 1783152000000, "fundingRate": "0.00010000", "markPrice": "62549.30000000"}
+    assert (last.funding_time, last.funding_rate, last.mark_price) == (
+        datetime(2026, 7, 4, 8, tzinfo=UTC),
+        0.0001,
+        62549.3,
+    )
+
+
+def test_history_drops_other_symbols_and_counts_malformed_rows():
+    rows = copy.deepcopy(load_json("binance", HISTORY_BTC))[:4]
+    rows[0]["symbol"] = "ETHUSDT"
+    rows[1]["fundingRate"] = ""
+    rows[2]["markPrice"] = ""
+    del rows[3]["fundingTime"]
+    parsed = binance.parse_history(rows, "BTCUSDT")
+    assert parsed.bad_rows == 2
+    assert [(e.funding_rate, e.mark_price) for e in parsed.items] == [(0.0000443, None)]
+    with pytest.raises(BadPayload):
+        binance.parse_history({"code": -1121, "msg": "Invalid symbol."}, "BTCUSDT")

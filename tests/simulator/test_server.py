@@ -351,3 +351,18 @@ def test_serve_forever_prints_its_url_and_a_summary_at_sigterm():
     assert "simulator listening on http://127.0.0.1:" in text
     assert "violations" in text
     assert stats["total_requests"] == 0
+
+
+def test_binance_history_selects_recorded_rows_by_time_and_limit(sim):
+    url = sim.venue_url("binance") + "/fapi/v1/fundingRate"
+    params = {"symbol": "BTCUSDT", "startTime": "1782604800000", "endTime": "1782662400000", "limit": "1000"}
+    rows = requests.get(url, params=params, timeout=5).json()
+    assert [(row["fundingTime"], row["fundingRate"]) for row in rows] == [
+        (1782604800000, "0.00004258"),
+        (1782633600013, "0.00001355"),
+        (1782662400000, "0.00004430"),
+    ]
+    assert len(requests.get(url, params={**params, "limit": "2"}, timeout=5).json()) == 2
+    assert requests.get(url, params={**params, "symbol": "NOSUCHUSDT"}, timeout=5).json() == []
+    refused = requests.get(url, params={**params, "limit": "1001"}, timeout=5)
+    assert refused.status_code == 400 and refused.json()["code"] == -1100

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
 from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, FetchError, RateLimited
-from funding_finder.model import ContractType, FundingRate, optional_number
+from funding_finder.model import ContractType, FundingRate, SettledFunding, optional_number
 from funding_finder.ratelimit import Limit
 
 log = logging.getLogger("funding_finder.exchanges")
@@ -58,6 +58,23 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class HistorySpec:
+    """A venue's settled-funding history endpoint, for `backfill`.
+
+    `endpoint` is called once per page with `params(native_symbol, start_ms, end_ms, page_rows)` added;
+    pages run forward from `start_ms` (epoch ms, inclusive), each asking for up to `page_rows` rows; a
+    page with fewer rows ends the contract. `parse(payload, native_symbol)` returns the page's events;
+    `covers` says which stored contracts this endpoint has history for (one family of a venue, say).
+    """
+
+    endpoint: Endpoint
+    page_rows: int
+    params: Callable[[str, int, int, int], Mapping[str, str]]
+    parse: Callable[[Any, str], Parsed[SettledFunding]]
+    covers: Callable[[FundingRate], bool] = lambda row: True
+
+
+@dataclass(frozen=True)
 class VenueSpec:
     """A venue as data: where it is, what a cycle calls, and the limits it publishes."""
 
@@ -81,6 +98,9 @@ class VenueSpec:
     stored copy, or None) and the venue's cycle number (0, 1, 2, ...), so that a venue whose limit
     forbids a full pass per cycle can rotate through its instruments. Each answer reaches
     `build_rows` as `payloads[endpoint.name][endpoint.instrument]`."""
+
+    history: HistorySpec | None = None
+    """The settled-funding history endpoint, where the venue has one (`backfill`)."""
 
     def endpoint(self, name: str) -> Endpoint:
         for endpoint in self.endpoints:

@@ -37,6 +37,7 @@ from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
+    HistorySpec,
     Parsed,
     Role,
     VenueSpec,
@@ -53,16 +54,19 @@ from funding_finder.model import (
     AssetClass,
     ContractType,
     FundingRate,
+    SettledFunding,
     from_ms,
     make_rate,
     number,
     optional_number,
+    settled,
 )
 from funding_finder.ratelimit import Limit
 
 VENUE = "binance"
 RATES, INTERVALS, INSTRUMENTS = "premiumIndex", "fundingInfo", "exchangeInfo"
 DAPI_RATES, DAPI_INTERVALS, DAPI_INSTRUMENTS = "dapi-premiumIndex", "dapi-fundingInfo", "dapi-exchangeInfo"
+HISTORY = "fundingRate"
 DEFAULT_INTERVAL_HOURS = 8
 UNDERLYING_ASSET_CLASS: dict[str, AssetClass] = {
     "EQUITY": "equity",
@@ -113,6 +117,18 @@ SPEC = VenueSpec(
     docs_url="https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info",
     workers=3,  # six small calls in two round trips
     usage_headers={"X-MBX-USED-WEIGHT-1M": "REQUEST_WEIGHT"},
+    history=HistorySpec(
+        Endpoint(HISTORY, "/fapi/v1/fundingRate", Role.RATES),
+        page_rows=1000,  # the documented maximum; 30 days at 8 h is one page of 90 rows
+        params=lambda symbol, start_ms, end_ms, rows: {
+            "symbol": symbol,
+            "startTime": str(start_ms),
+            "endTime": str(end_ms),
+            "limit": str(rows),
+        },
+        parse=lambda payload, symbol: parse_history(payload, symbol),
+        covers=lambda row: row.contract_type == "linear",  # dapi has its own history path, not used yet
+    ),
 )
 
 
@@ -297,3 +313,15 @@ def _build_family(
     result.rows += joined.items
     result.bad_rows += joined.bad_rows
     return result
+
+
+def parse_history(payload: Any, native_symbol: str) -> Parsed[SettledFunding]:
+    """`/fapi/v1/fundingRate` rows: `fundingTime` (int ms, with jitter), `fundingRate` (string fraction
+    per interval, the rate paid then), `markPrice` (string, may be ""). Rows of another symbol are dropped."""
+
+    def one(row: Any) -> SettledFunding | None:
+        if text(row["symbol"]) != native_symbol:
+            return None
+        return settled(VENUE, native_symbol, row["fundingTime"], row["fundingRate"], row.get("markPrice"))
+
+    return parse_rows(VENUE, HISTORY, payload, one)

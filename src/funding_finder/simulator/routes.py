@@ -17,7 +17,7 @@ from typing import Any
 from funding_finder.simulator.spec import Match, Reply, RouteKey
 from funding_finder.simulator.venues import all_venues
 
-__all__ = ["EMPTY_BODIES", "FALLBACKS", "ROUTES", "VENUES", "Match", "Reply", "RouteKey"]
+__all__ = ["EMPTY_BODIES", "FALLBACKS", "HANDLERS", "ROUTES", "VENUES", "Match", "Reply", "RouteKey"]
 
 _SIM_VENUES = all_venues()
 
@@ -29,6 +29,13 @@ FALLBACKS: dict[tuple[str, str, str], Reply] = {
     for (method, template), reply in venue.fallbacks.items()
 }
 """(venue, method, path template) → the venue's answer when no route matches. "{x}" is one segment."""
+
+HANDLERS: dict[tuple[str, str, str], Any] = {
+    (venue.id, method, path): handler
+    for venue in _SIM_VENUES
+    for (method, path), handler in venue.handlers.items()
+}
+"""(venue, method, path) → a function of the request's parameters returning the Reply."""
 
 EMPTY_BODIES: dict[str, str] = {venue.id: venue.empty_body for venue in _SIM_VENUES}
 """The "empty" fault: HTTP 200 with the venue's envelope around an empty row list."""

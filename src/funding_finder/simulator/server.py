@@ -28,6 +28,7 @@ from funding_finder.simulator.latency import Latency
 from funding_finder.simulator.limits import LIMITS, VenueLimits
 from funding_finder.simulator.routes import (
     EMPTY_BODIES,
+    HANDLERS,
     ROUTES,
     VENUES,
     Reply,
@@ -299,9 +300,13 @@ class Simulator:
     def _answer(
         self, venue: str, method: str, path: str, query: str, params: Mapping[str, Any], fault: str | None
     ) -> Reply:
-        route = find_route(venue, method, path, params)
-        if route is not None:
-            recorded = self._recordings[route]
+        handler = HANDLERS.get((venue, method, path))
+        computed = handler(params) if handler is not None else None
+        if computed is not None and computed.status != 200:
+            return computed
+        route = None if handler is not None else find_route(venue, method, path, params)
+        if computed is not None or route is not None:
+            recorded = computed.body if computed is not None else self._recordings[route]
             if fault == "truncated":
                 return Reply(200, recorded[: len(recorded) // 2])
             if fault == "empty":

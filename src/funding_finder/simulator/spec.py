@@ -103,6 +103,9 @@ class SimVenue:
     limits: VenueLimits
     empty_body: str
     fallbacks: Mapping[tuple[str, str], Reply] = field(default_factory=dict)
+    handlers: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], Reply]] = field(default_factory=dict)
+    """(method, path) → an answer computed from the request's parameters, for paged history endpoints
+    that select recorded rows by time; checked before `routes`."""
 
 
 def fixed(body: bytes) -> Callable[[Pool], bytes]:

@@ -19,6 +19,7 @@ from funding_finder.simulator.spec import (
     Charge,
     OverLimit,
     Pool,
+    Reply,
     RouteKey,
     SimVenue,
     UsageHeader,
@@ -34,6 +35,50 @@ def _over_limit_body(pool: Pool) -> bytes:
     limit = f"{pool.capacity} requests per {per}"
     recorded["msg"] = recorded["msg"].replace("1200 requests per minute", limit)
     return json.dumps(recorded, separators=(",", ":")).encode()
+
+
+HISTORY_RECORDINGS = (
+    "fapi-v1-fundingRate-BTCUSDT-90rows__noahark-20260710.json",
+    "fapi-v1-fundingRate-BTCUSDT-90rows__noahark-20260713.json",
+    "fapi-v1-fundingRate-BTCUSDT-limit20__noahark-20260704T1556Z.json",
+    "fapi-v1-fundingRate-ETHUSDT-limit20__noahark-20260704T1556Z.json",
+    "fapi-v1-fundingRate-SOLUSDT-limit20__noahark-20260704T1556Z.json",
+    "fapi-v1-fundingRate-XRPUSDT-limit20__noahark-20260704T1556Z.json",
+    "fapi-v1-fundingRate-DOGEUSDT-limit20__noahark-20260704T1556Z.json",
+    "fapi-v1-fundingRate-BNBUSDT-limit20__noahark-20260704T1556Z.json",
+)
+
+
+def _recorded_history() -> dict[str, list[dict]]:
+    """Every recorded settlement per symbol, each once (the recordings overlap), oldest first."""
+    rows: dict[str, dict[int, dict]] = {}
+    for name in HISTORY_RECORDINGS:
+        for row in load_json("binance", name):
+            rows.setdefault(row["symbol"], {})[row["fundingTime"]] = row
+    return {symbol: [by_time[t] for t in sorted(by_time)] for symbol, by_time in rows.items()}
+
+
+_HISTORY = _recorded_history()
+
+
+def _bad_parameter(message: str) -> Reply:
+    return Reply(400, json.dumps({"code": -1100, "msg": message}).encode())
+
+
+def funding_history(params: dict) -> Reply:
+    """`GET /fapi/v1/fundingRate`: the recorded rows of `symbol` with startTime ≤ fundingTime ≤ endTime,
+    oldest first, at most `limit` (default 100, at most 1000) — the documented selection. A symbol
+    with no recording answers `[]`, as Binance does for a range without settlements."""
+    try:
+        start = int(params.get("startTime", 0))
+        end = int(params.get("endTime", 2**62))
+        limit = int(params.get("limit", 100))
+    except ValueError:
+        return _bad_parameter("Illegal characters found in a parameter.")
+    if not 1 <= limit <= 1000:
+        return _bad_parameter("Illegal characters found in parameter 'limit'; legal range is '1-1000'.")
+    rows = [row for row in _HISTORY.get(params.get("symbol", ""), []) if start <= row["fundingTime"] <= end]
+    return Reply(200, json.dumps(rows[:limit], separators=(",", ":")).encode())
 
 
 VENUE = SimVenue(
@@ -67,4 +112,5 @@ VENUE = SimVenue(
         headers=(UsageHeader("X-MBX-USED-WEIGHT-1M", "weight", "used"),),
     ),
     empty_body="[]",
+    handlers={("GET", "/fapi/v1/fundingRate"): funding_history},
 )

@@ -1,0 +1,178 @@
+"""Settled-funding history: every stored contract's settlements of the last N days, under the venue's limit.
+
+The venues' history endpoints take one contract per call, so this is the fan-out the product is built
+on, one task per contract: its pages run in order (each page starts after the last row of the one
+before, so the rows' own times page the history, never an assumed interval) and its events are
+committed as the task ends, so an interrupted backfill resumes from what is stored. The contracts are
+the latest stored rows of each venue (run `collect` first), filtered to those the venue's history
+endpoint covers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+
+from funding_finder.collector import CollectorConfig
+from funding_finder.exchanges import get_venue
+from funding_finder.exchanges.base import HistorySpec
+from funding_finder.fanout import fan_out, latency_summary_ms
+from funding_finder.http import VenueClient
+from funding_finder.model import SettledFunding, with_intervals
+from funding_finder.ratelimit import RateGate
+from funding_finder.store import Store
+
+log = logging.getLogger("funding_finder.backfill")
+
+
+@dataclass
+class VenueBackfill:
+    """One venue's backfill: contracts asked for and done, calls, new events stored, failures by kind."""
+
+    exchange: str
+    contracts: int = 0
+    done: int = 0
+    requests: int = 0
+    events: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    duration_s: float = 0.0
+    gate_wait_s: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {**dataclasses.asdict(self), "failures": dict(self.failures)}
+
+
+Progress = Callable[[str, int, int, int, float], None]
+"""`progress(exchange, contracts_done_delta, events_delta, contracts_total, gate_wait_s)`, called in
+the caller's thread; `gate_wait_s` is the venue's rate-gate wait so far, summed over its calls."""
+
+
+def venues_with_history(venue_ids: Sequence[str]) -> list[ModuleType]:
+    return [venue for venue in map(get_venue, venue_ids) if getattr(venue.SPEC, "history", None)]
+
+
+def backfill(
+    store: Store,
+    venue_ids: Sequence[str],
+    days: float,
+    config: CollectorConfig | None = None,
+    *,
+    now: datetime | None = None,
+    symbols: set[str] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> list[VenueBackfill]:
+    """Fetch and store the settlements of the last `days` days of every stored contract of the venues
+    that have a history endpoint; venues run one after another, each at its own limit's pace.
+    `symbols` limits the run to those native symbols; `now` (UTC) is the end of the range."""
+    config = config or CollectorConfig()
+    end = now or datetime.now(UTC)
+    results = []
+    for venue in venues_with_history(venue_ids):
+        if stop is not None and stop.is_set():
+            break
+        results.append(
+            _backfill_venue(store, venue, end - timedelta(days=days), end, config, symbols, progress, stop)
+        )
+    return results
+
+
+def _backfill_venue(
+    store: Store,
+    venue: ModuleType,
+    start: datetime,
+    end: datetime,
+    config: CollectorConfig,
+    symbols: set[str] | None,
+    progress: Progress | None,
+    stop: threading.Event | None,
+) -> VenueBackfill:
+    spec = venue.SPEC
+    history: HistorySpec = spec.history
+    result = VenueBackfill(spec.id)
+    contracts = sorted(
+        row.native_symbol
+        for row in store.latest_rates([spec.id])
+        if history.covers(row) and (symbols is None or row.native_symbol in symbols)
+    )
+    if not contracts:
+        result.note = "no stored contracts: run `funding-finder collect` first"
+        return result
+    result.contracts = len(contracts)
+    last = store.last_events(spec.id)
+    override = config.base_urls.get(spec.id)
+    client = VenueClient(
+        spec,
+        RateGate(spec.id, spec.limits),
+        base_urls=dict.fromkeys(spec.hosts, override) if override else None,
+        timeout_s=config.timeout_s,
+        retries=config.retries,
+    )
+    started = time.monotonic()
+    if progress is not None:
+        progress(spec.id, 0, 0, len(contracts), 0.0)
+
+    def fetch(symbol: str) -> list[SettledFunding]:
+        since = last.get(symbol)
+        start_ms = _ms(start) if since is None else max(_ms(start), _ms(since) + 1)
+        return with_intervals(_pages(client, history, symbol, start_ms, _ms(end)), since)
+
+    def write(symbol: str, events: list[SettledFunding]) -> None:
+        new = store.write_events(events)
+        result.events += new
+        result.done += 1
+        if progress is not None:
+            progress(spec.id, 1, new, len(contracts), client.gate.stats.wait_s)
+
+    fan = fan_out(
+        contracts,
+        fetch,
+        workers=spec.workers,
+        thread_name_prefix=f"{spec.id}-history",
+        on_result=write,
+        stop=stop,
+    )
+    for symbol, exc in fan.errors:
+        log.warning("%s %s: history of %s not stored: %s", spec.id, history.endpoint.name, symbol, exc)
+    if progress is not None and fan.errors:
+        progress(spec.id, len(fan.errors), 0, len(contracts), client.gate.stats.wait_s)
+    result.failures.update(fan.failures)
+    result.requests = client.requests
+    result.duration_s = time.monotonic() - started
+    result.gate_wait_s = client.gate.stats.wait_s
+    result.latency_ms = latency_summary_ms(client.latencies_s)
+    return result
+
+
+def _pages(
+    client: VenueClient, history: HistorySpec, symbol: str, start_ms: int, end_ms: int
+) -> list[SettledFunding]:
+    """Every event of `symbol` from `start_ms` to `end_ms` (epoch ms), page after page, forward."""
+    events: list[SettledFunding] = []
+    while start_ms <= end_ms:
+        endpoint = dataclasses.replace(
+            history.endpoint,
+            params=history.params(symbol, start_ms, end_ms, history.page_rows),
+            instrument=symbol,
+        )
+        payload = client.fetch(endpoint)
+        page = history.parse(payload, symbol)
+        times = [_ms(event.funding_time) for event in page.items]
+        events += [event for event, at in zip(page.items, times, strict=True) if start_ms <= at <= end_ms]
+        if len(page.items) + page.bad_rows < history.page_rows or not times:
+            break
+        start_ms = max(times) + 1
+    return events
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)

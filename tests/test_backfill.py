@@ -74,7 +74,8 @@ def test_a_second_run_resumes_after_the_stored_events_and_adds_nothing(store, si
     backfill(store, ["binance"], 40, config(sim), now=END, symbols={"BTCUSDT"})
     sim.reset()
     [again] = backfill(store, ["binance"], 40, config(sim), now=END, symbols={"BTCUSDT"})
-    assert (again.requests, again.events) == (1, 0)
+    # one call for the days before the oldest stored settlement (none there), one after the newest
+    assert (again.requests, again.events) == (2, 0)
     assert len(store.events("binance", "BTCUSDT")) == 98
 
 
@@ -120,3 +121,18 @@ def test_a_stop_before_the_start_fetches_nothing(store, sim):
     stop = threading.Event()
     stop.set()
     assert backfill(store, ["binance"], 40, config(sim), now=END, stop=stop) == []
+
+
+def test_a_wider_range_fetches_what_lies_before_the_stored_events(store, sim):
+    backfill(store, ["binance"], 2, config(sim), now=END, symbols={"BTCUSDT"})
+    assert len(store.events("binance", "BTCUSDT")) == 6
+    sim.reset()
+    [wider] = backfill(store, ["binance"], 40, config(sim), now=END, symbols={"BTCUSDT"})
+    assert (wider.requests, wider.events) == (2, 92)  # the range before the stored six, and after them
+    events = store.events("binance", "BTCUSDT")
+    assert len(events) == 98 and events[0].funding_time == datetime(2026, 6, 10, 8, tzinfo=UTC)
+
+
+def test_symbols_that_match_no_stored_contract_say_so(store, sim):
+    [result] = backfill(store, ["binance"], 40, config(sim), now=END, symbols={"btcusdt"})
+    assert result.contracts == 0 and "--symbols" in result.note

@@ -17,6 +17,7 @@ from funding_finder.exchanges import VENUES
 from funding_finder.model import make_rate
 from funding_finder.settings import markdown_table
 from funding_finder.simulator import Simulator
+from funding_finder.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ISO_SECOND = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -361,3 +362,13 @@ def test_backfill_stores_history_of_the_collected_contracts_and_reports_json(tmp
 def test_backfill_of_venues_without_history_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["backfill", "--exchanges", "okx", "--db", str(tmp_path / "x.db")])
     assert result.exit_code == 2 and "history" in result.output
+
+
+@pytest.mark.parametrize(
+    "args", [["--days", "nan"], ["--days", "inf"], ["--days", "1e9"], ["--days", "0"], ["--symbols", ","]]
+)
+def test_backfill_refuses_bad_ranges_and_empty_symbol_lists(tmp_path, args):
+    db = tmp_path / "x.db"
+    Store(str(db)).close()
+    result = CliRunner().invoke(main, ["backfill", "--exchanges", "binance", "--db", str(db), *args])
+    assert result.exit_code == 2, result.output

@@ -212,8 +212,8 @@ def test_settlement_events_are_stored_once_and_resume_from_the_newest(store):
     assert store.write_events([event(0, 0.0001), event(8, -0.0002), event(0, 0.0001, "ETHUSDT")]) == 3
     assert store.write_events([event(8, -0.0002), event(16, 0.00003)]) == 1  # 08:00 is there already
     assert store.events("binance", "BTCUSDT") == [event(0, 0.0001), event(8, -0.0002), event(16, 0.00003)]
-    assert store.last_events("binance") == {
-        "BTCUSDT": datetime(2026, 7, 4, 16, tzinfo=UTC),
-        "ETHUSDT": datetime(2026, 7, 4, 0, tzinfo=UTC),
+    assert store.event_spans("binance") == {
+        "BTCUSDT": (datetime(2026, 7, 4, 0, tzinfo=UTC), datetime(2026, 7, 4, 16, tzinfo=UTC)),
+        "ETHUSDT": (datetime(2026, 7, 4, 0, tzinfo=UTC), datetime(2026, 7, 4, 0, tzinfo=UTC)),
     }
-    assert store.last_events("okx") == {}
+    assert store.event_spans("okx") == {}

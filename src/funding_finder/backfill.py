@@ -105,10 +105,14 @@ def _backfill_venue(
         if history.covers(row) and (symbols is None or row.native_symbol in symbols)
     )
     if not contracts:
-        result.note = "no stored contracts: run `funding-finder collect` first"
+        result.note = (
+            "no stored contract matches --symbols (native symbols, case as the venue lists them)"
+            if symbols is not None and store.latest_rates([spec.id])
+            else "no stored contracts: run `funding-finder collect` first"
+        )
         return result
     result.contracts = len(contracts)
-    last = store.last_events(spec.id)
+    spans = store.event_spans(spec.id)
     override = config.base_urls.get(spec.id)
     client = VenueClient(
         spec,
@@ -122,9 +126,15 @@ def _backfill_venue(
         progress(spec.id, 0, 0, len(contracts), 0.0)
 
     def fetch(symbol: str) -> list[SettledFunding]:
-        since = last.get(symbol)
-        start_ms = _ms(start) if since is None else max(_ms(start), _ms(since) + 1)
-        return with_intervals(_pages(client, history, symbol, start_ms, _ms(end)), since)
+        first_ms, last_ms = _ms(start), _ms(end)
+        stored = spans.get(symbol)
+        if stored is None:
+            return with_intervals(_pages(client, history, symbol, first_ms, last_ms))
+        # what is stored is not fetched again: only the range before it and the range after it
+        oldest, newest = stored
+        before = _pages(client, history, symbol, first_ms, _ms(oldest) - 1) if first_ms < _ms(oldest) else []
+        after = _pages(client, history, symbol, max(first_ms, _ms(newest) + 1), last_ms)
+        return with_intervals(before) + with_intervals(after, newest)
 
     def write(symbol: str, events: list[SettledFunding]) -> None:
         new = store.write_events(events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -39,6 +40,7 @@ console = Console()
 if not console.is_terminal:  # piped: wide enough that flags and symbols are not cut
     console.width = max(console.width, 160)
 SORT_KEYS = ("exchange", "apr", "funding_rate", "symbol")
+MAX_BACKFILL_DAYS = 3650
 
 
 def _setup_logging(level: str) -> None:
@@ -228,6 +230,10 @@ def backfill(
     from funding_finder.backfill import backfill as run_backfill
     from funding_finder.backfill import venues_with_history
 
+    if not math.isfinite(days) or days > MAX_BACKFILL_DAYS:
+        raise click.BadParameter(
+            f"{days} is not a number of days up to {MAX_BACKFILL_DAYS}", param_hint="--days"
+        )
     stop, restore = _stop_on_signals()
     try:
         _setup_logging(log_level)
@@ -238,6 +244,8 @@ def backfill(
         config = _config(with_history, timeout_s=settings["timeout_s"], retries=settings["retries"])
         store = _open_store(db, must_exist=True)
         wanted = {symbol.strip() for symbol in symbols.split(",") if symbol.strip()} or None
+        if symbols.strip() and wanted is None:
+            raise click.UsageError(f"--symbols {symbols!r} names no symbol")
         with _backfill_progress(as_json) as progress:
             results = run_backfill(
                 store, with_history, days, config, symbols=wanted, progress=progress, stop=stop

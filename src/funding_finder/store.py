@@ -336,15 +336,16 @@ class Store:
         with self._write_lock, self.engine.begin() as conn:
             return len(conn.execute(statement, values).all())
 
-    def last_events(self, exchange: str) -> dict[str, datetime]:
-        """Per native symbol of a venue, the time of its newest stored settlement event."""
+    def event_spans(self, exchange: str) -> dict[str, tuple[datetime, datetime]]:
+        """Per native symbol of a venue, the times of its oldest and newest stored settlement events."""
+        times = funding_events.c.funding_time_ms
         query = (
-            select(funding_events.c.native_symbol, func.max(funding_events.c.funding_time_ms))
+            select(funding_events.c.native_symbol, func.min(times), func.max(times))
             .where(funding_events.c.exchange == exchange)
             .group_by(funding_events.c.native_symbol)
         )
         with self.engine.connect() as conn:
-            return {symbol: _dt(last_ms) for symbol, last_ms in conn.execute(query)}
+            return {symbol: (_dt(first), _dt(last)) for symbol, first, last in conn.execute(query)}
 
     def events(self, exchange: str, native_symbol: str) -> list[SettledFunding]:
         """A contract's stored settlement events, oldest first."""

@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
-from funding_finder.collector import CollectorConfig
+from funding_finder.collector import CollectorConfig, venue_client
 from funding_finder.exchanges import get_venue
 from funding_finder.exchanges.base import HistorySpec
 from funding_finder.fanout import fan_out, latency_summary_ms
 from funding_finder.http import VenueClient
 from funding_finder.model import SettledFunding, with_intervals
-from funding_finder.ratelimit import RateGate
 from funding_finder.store import Store
 
 log = logging.getLogger("funding_finder.backfill")
@@ -113,14 +112,7 @@ def _backfill_venue(
         return result
     result.contracts = len(contracts)
     spans = store.event_spans(spec.id)
-    override = config.base_urls.get(spec.id)
-    client = VenueClient(
-        spec,
-        RateGate(spec.id, spec.limits),
-        base_urls=dict.fromkeys(spec.hosts, override) if override else None,
-        timeout_s=config.timeout_s,
-        retries=config.retries,
-    )
+    client = venue_client(venue, config)
     started = time.monotonic()
     if progress is not None:
         progress(spec.id, 0, 0, len(contracts), 0.0)

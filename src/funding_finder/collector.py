@@ -69,6 +69,22 @@ class CollectorConfig:
     `max_age_s` overrides it); 0 asks for every list every cycle."""
 
 
+def venue_client(venue: ModuleType, config: CollectorConfig) -> VenueClient:
+    """The venue's request path with its own rate gate, at the configured URL, timeout and retries;
+    a venue reached through a library (ccxt) brings its own `make_client`, a VenueClient whose calls
+    go through the same gate."""
+    spec = venue.SPEC
+    override = config.base_urls.get(spec.id)
+    make_client = getattr(venue, "make_client", VenueClient)
+    return make_client(
+        spec,
+        RateGate(spec.id, spec.limits),
+        base_urls=dict.fromkeys(spec.hosts, override) if override else None,
+        timeout_s=config.timeout_s,
+        retries=config.retries,
+    )
+
+
 @dataclass
 class VenueOutcome:
     run: VenueRun
@@ -110,24 +126,9 @@ class Collector:
         modules = [get_venue(venue) if isinstance(venue, str) else venue for venue in venue_ids]
         self.venues: list[ModuleType] = list({module.SPEC.id: module for module in modules}.values())
         self.clock = clock
-        self.clients = {venue.SPEC.id: self._client(venue) for venue in self.venues}
+        self.clients = {venue.SPEC.id: venue_client(venue, self.config) for venue in self.venues}
         self._rounds: Counter[str] = Counter()
         """Per venue, how many per-instrument rounds were planned (the `cycle` a rotation reads)."""
-
-    def _client(self, venue: ModuleType) -> VenueClient:
-        """The venue's request path; a venue reached through a library (ccxt) brings its own
-        `make_client`, a VenueClient whose calls go through the same gate."""
-        spec = venue.SPEC
-        override = self.config.base_urls.get(spec.id)
-        base_urls = dict.fromkeys(spec.hosts, override) if override else None
-        make_client = getattr(venue, "make_client", VenueClient)
-        return make_client(
-            spec,
-            RateGate(spec.id, spec.limits),
-            base_urls=base_urls,
-            timeout_s=self.config.timeout_s,
-            retries=self.config.retries,
-        )
 
     def run_cycle(self, stop: threading.Event | None = None) -> CycleResult:
         """Collect every venue once; records every venue's stats even when it fails.

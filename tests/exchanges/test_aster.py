@@ -25,9 +25,10 @@ from funding_finder.errors import (
 from funding_finder.exchanges import aster
 from funding_finder.exchanges.base import Role
 from funding_finder.http import VenueClient
-from funding_finder.model import FLAGS, FundingRate
+from funding_finder.model import FLAGS
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
+from rows import assert_row, by_native
 
 PREMIUM = "fapi-v1-premiumIndex.fragment-6rows__rs-fixture-20260919.json"
 FUNDING_INFO = "fapi-v1-fundingInfo.fragment-4rows__rs-fixture-20260919.json"
@@ -46,21 +47,9 @@ def recorded() -> dict[str, Any]:
     }
 
 
-def by_native(result) -> dict[str, FundingRate]:
-    return {row.native_symbol: row for row in result.rows}
-
-
 def premium_row(recorded: dict[str, Any], of: str, **changes: Any) -> dict[str, Any]:
     """A copy of the recorded premiumIndex row of `of`, with `changes` applied."""
     return copy.deepcopy(next(r for r in recorded["premiumIndex"] if r["symbol"] == of)) | changes
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        if name == "apr" and value is not None:
-            assert getattr(row, name) == pytest.approx(value, rel=1e-12), name
-        else:
-            assert getattr(row, name) == value, name
 
 
 def test_spec_is_the_three_v1_calls_under_the_weight_limit() -> None:

@@ -28,10 +28,11 @@ from funding_finder.errors import (
 from funding_finder.exchanges import backpack
 from funding_finder.exchanges.base import Role
 from funding_finder.http import VenueClient
-from funding_finder.model import FLAGS, FundingRate
+from funding_finder.model import FLAGS
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_bytes, load_json
 from funding_finder.simulator import Simulator
+from rows import assert_row, by_native
 
 BULK = "markPrices-8.derived.json"
 BTC = "markPrices-BTC_USDC_PERP.derived.json"
@@ -62,19 +63,6 @@ def market(symbol: str, interval_ms: Any = HOUR_MS, **changes: Any) -> dict[str,
 
 def build(marks: Any, markets: Any = None, observed_at: datetime = OBSERVED):
     return backpack.build_rows({"markPrices": marks, "markets": markets}, observed_at)
-
-
-def by_native(result) -> dict[str, FundingRate]:
-    return {row.native_symbol: row for row in result.rows}
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if name == "apr" and value is not None:
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def test_spec_is_mark_prices_plus_the_market_list() -> None:

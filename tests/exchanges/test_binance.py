@@ -22,6 +22,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import assert_row
 
 RUN = "__noahark-20260704T1556Z.json"
 OBSERVED = datetime(2026, 7, 4, 15, 56, 46, tzinfo=UTC)
@@ -48,15 +49,6 @@ def rows(recorded: dict[str, Any]) -> dict[str, FundingRate]:
 
 def premium_row(recorded: dict[str, Any], symbol: str) -> dict[str, Any]:
     return copy.deepcopy(next(r for r in recorded["premiumIndex"] if r["symbol"] == symbol))
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if isinstance(value, float) and name in ("apr",):
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def test_spec_is_the_documented_cycle() -> None:

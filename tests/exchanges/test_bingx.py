@@ -17,9 +17,10 @@ from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateL
 from funding_finder.exchanges import bingx
 from funding_finder.exchanges.base import Role
 from funding_finder.http import VenueClient
-from funding_finder.model import FLAGS, FundingRate
+from funding_finder.model import FLAGS
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_bytes, load_json
+from rows import assert_row, by_native
 
 RECORDING = "openApi-swap-v2-quote-premiumIndex__arb-chain-bot-20260827.trimmed.json"
 DOCS_2023 = "premiumIndex.docs-example-2023.json"
@@ -38,24 +39,12 @@ def build(payload: Any, observed_at: datetime = OBSERVED):
     return bingx.build_rows({"premiumIndex": payload}, observed_at)
 
 
-def by_native(result) -> dict[str, FundingRate]:
-    return {row.native_symbol: row for row in result.rows}
-
-
 def envelope(*rows: dict[str, Any]) -> dict[str, Any]:
     return {"code": 0, "msg": "", "data": list(rows)}
 
 
 def row_of(payload: dict[str, Any], symbol: str) -> dict[str, Any]:
     return copy.deepcopy(next(r for r in payload["data"] if r["symbol"] == symbol))
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        if name == "apr" and value is not None:
-            assert getattr(row, name) == pytest.approx(value, rel=1e-12), name
-        else:
-            assert getattr(row, name) == value, name
 
 
 def test_spec_is_one_bulk_call_under_the_group1_limit() -> None:

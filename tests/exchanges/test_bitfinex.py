@@ -22,6 +22,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_bytes, load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import assert_row
 
 ALL_KEYS = "v2-status-deriv-keys-ALL__arb-chain-bot-20260827.trimmed.json"
 OBSERVED = datetime(2026, 8, 27, 19, 3, 10, tzinfo=UTC)
@@ -41,15 +42,6 @@ def build(payload: Any, observed_at: datetime = OBSERVED):
 
 def by_key(result) -> dict[str, FundingRate]:
     return {row.native_symbol: row for row in result.rows}
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if isinstance(value, float) and name in ("apr", "open_interest_usd"):
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def test_spec_is_one_bulk_call_under_90_per_minute_per_endpoint() -> None:

@@ -23,6 +23,7 @@ from funding_finder.http import VenueClient
 from funding_finder.model import FLAGS, FundingRate
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_bytes, load_json
+from rows import assert_row
 
 RATE_FILE = "v2-mix-market-current-fund-rate-BTCUSDT__arb-chain-bot-20260827.json"
 TICKERS_FILE = "v2-mix-market-tickers-USDT-FUTURES__arb-chain-bot-20260827.trimmed.json"
@@ -60,15 +61,6 @@ def build(payloads: dict[str, Any], observed_at: datetime = OBSERVED) -> dict[st
 
 def envelope(*rows: dict[str, Any]) -> dict[str, Any]:
     return {"code": "00000", "msg": "success", "requestTime": 1787848769269, "data": list(rows)}
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for field, value in expected.items():
-        actual = getattr(row, field)
-        if isinstance(value, float) and field in ("apr", "open_interest_usd", "volume_24h_usd"):
-            assert actual == pytest.approx(value, rel=1e-12), field
-        else:
-            assert actual == value, field
 
 
 def test_spec_calls_three_bulk_paths_per_product_type_under_per_path_limits() -> None:

@@ -18,9 +18,10 @@ from funding_finder.errors import BadPayload, Banned, EmptyPayload, ExchangeErro
 from funding_finder.exchanges import bitmart
 from funding_finder.exchanges.base import Role
 from funding_finder.http import VenueClient
-from funding_finder.model import FLAGS, FundingRate
+from funding_finder.model import FLAGS
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_bytes, load_json
+from rows import assert_row, by_native
 
 DETAILS = "contract-public-details__arb-chain-bot-20260827.trimmed.json"
 FUNDING_LIST = "contract-public-funding-rate-v2__arb-chain-bot-20260827.trimmed.json"
@@ -41,24 +42,12 @@ def build(payload: Any, observed_at: datetime = OBSERVED):
     return bitmart.build_rows({"details": payload}, observed_at)
 
 
-def by_native(result) -> dict[str, FundingRate]:
-    return {row.native_symbol: row for row in result.rows}
-
-
 def envelope(*rows: dict[str, Any]) -> dict[str, Any]:
     return {"code": 1000, "message": "Ok", "data": {"symbols": list(rows)}}
 
 
 def contract(payload: dict[str, Any], symbol: str, **changes: Any) -> dict[str, Any]:
     return copy.deepcopy(next(r for r in payload["data"]["symbols"] if r["symbol"] == symbol)) | changes
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        if name in ("apr", "open_interest_usd", "volume_24h_usd") and value is not None:
-            assert getattr(row, name) == pytest.approx(value, rel=1e-12), name
-        else:
-            assert getattr(row, name) == value, name
 
 
 def test_spec_is_one_details_call_under_12_per_2_s() -> None:

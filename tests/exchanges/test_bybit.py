@@ -30,6 +30,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import assert_row
 
 OBSERVED = datetime(2026, 8, 27, 16, 39, 27, tzinfo=UTC)
 """Capture of the tickers body: envelope `time` 1787848767276."""
@@ -52,15 +53,6 @@ def rows(tickers: dict[str, Any], instruments: dict[str, Any]) -> dict[str, Fund
     result = bybit.build_rows({"tickers": tickers, "instruments-info": instruments}, OBSERVED)
     assert result.bad_rows == 0
     return {row.native_symbol: row for row in result.rows}
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if name == "apr" and value is not None:
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def ticker(payload: dict[str, Any], symbol: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import assert_row as shared_assert_row
 
 OBSERVED = datetime(2024, 3, 7, 16, 58, 6, tzinfo=UTC)
 """Just after both quotes' `timestamp` 2024-03-07T16:58:05.231Z."""
@@ -43,12 +44,7 @@ def by_symbol(result) -> dict[str, FundingRate]:
 
 
 def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if isinstance(value, float) and name in ("apr", "open_interest_usd", "funding_rate"):
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
+    shared_assert_row(row, approx_also=("funding_rate",), **expected)
 
 
 def test_spec_is_one_bulk_instruments_call() -> None:

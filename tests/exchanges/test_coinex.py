@@ -19,11 +19,12 @@ from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateL
 from funding_finder.exchanges import coinex
 from funding_finder.exchanges.base import Role
 from funding_finder.http import VenueClient
-from funding_finder.model import FLAGS, FundingRate
+from funding_finder.model import FLAGS
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import assert_row
 
 RECORDING = "v2-futures-funding-rate.json"
 SETTLEMENT = datetime(2024, 5, 15, 0, 0, tzinfo=UTC)  # latest_funding_time 1715731200000
@@ -48,15 +49,6 @@ def envelope(*rows: dict[str, Any]) -> dict[str, Any]:
 
 def btc_row(payload: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return copy.deepcopy(payload["data"][0]) | changes
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if name == "apr" and value is not None:
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def test_spec_is_one_bulk_call_under_400_per_second_per_ip() -> None:

@@ -21,6 +21,7 @@ from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
 from funding_finder.store import Store
+from rows import by_native
 
 INSTRUMENTS = "exchange-v1-public-get-instruments__arb-chain-bot-20260827.trimmed.json"
 OBSERVED = datetime(2026, 8, 27, 19, 23, 10, tzinfo=UTC)  # just after the newest recorded estimate
@@ -42,10 +43,6 @@ def payloads():
             symbol: estimate(symbol) for symbol in ("BTCUSD-PERP", "ETHUSD-PERP", "SOLUSD-PERP")
         },
     }
-
-
-def by_native(result):
-    return {row.native_symbol: row for row in result.rows}
 
 
 def test_spec_lists_instruments_in_the_first_round_and_declares_100_per_second_per_method():

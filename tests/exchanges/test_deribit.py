@@ -23,6 +23,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_bytes, load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import by_native
 
 SUMMARY_BTC = "public-get_book_summary_by_currency-BTC-future.derived.json"
 LIST_BTC = "public-get_instruments-BTC__cryptofeed-20210722.json"
@@ -56,10 +57,6 @@ def build(**payloads):
     """`book_summary_BTC=…` is the payload of endpoint `book_summary-BTC`."""
     keyed = {"-".join(name.rsplit("_", 1)): payload for name, payload in payloads.items()}
     return deribit.build_rows(keyed, OBSERVED)
-
-
-def by_native(result):
-    return {row.native_symbol: row for row in result.rows}
 
 
 def test_spec_calls_each_currency_and_honours_credits_and_the_instruments_limit():

@@ -21,6 +21,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_bytes, load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import by_native
 
 FULL = "v4-perpetualMarkets__denismoroz-fra.json"  # 296 markets, 2026 (day unknown)
 THREE = "perpetualMarkets-3markets.json"  # 2025-12-08
@@ -39,10 +40,6 @@ def markets():
 
 def build(payload, observed_at=OBSERVED):
     return dydx.build_rows({"perpetualMarkets": payload}, observed_at)
-
-
-def by_native(result):
-    return {row.native_symbol: row for row in result.rows}
 
 
 def test_spec_is_one_bulk_call_under_100_per_10_s_per_ip():

@@ -19,6 +19,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import by_native
 
 RECORDING_2026 = "futures-usdt-contracts__arb-chain-bot-20260827.trimmed.json"
 RECORDING_2023 = "futures-usdt-contracts__cryptofeed-20230524.json"
@@ -42,10 +43,6 @@ def contracts_2023():
 
 def build(payload, observed_at=OBSERVED_2026):
     return gate.build_rows({"contracts": payload}, observed_at)
-
-
-def by_native(result):
-    return {row.native_symbol: row for row in result.rows}
 
 
 def test_spec_declares_one_contract_list_per_settle_currency_at_the_host_root():

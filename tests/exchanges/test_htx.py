@@ -22,6 +22,7 @@ from funding_finder.http import VenueClient
 from funding_finder.model import FLAGS, FundingRate
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
+from rows import assert_row
 
 BATCH = "linear-swap-api-v1-swap_batch_funding_rate__arb-chain-bot-20260827.trimmed.json"
 INFO = "linear-swap-api-v1-swap_contract_info__arb-chain-bot-20260827.trimmed.json"
@@ -57,15 +58,6 @@ def rows(batch: dict[str, Any], info: dict[str, Any]) -> dict[str, FundingRate]:
 
 def row_of(payload: dict[str, Any], code: str) -> dict[str, Any]:
     return next(r for r in payload["data"] if r["contract_code"] == code)
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if name == "apr" and value is not None:
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def test_spec_is_the_batch_rate_and_the_swap_list_under_one_shared_limit() -> None:

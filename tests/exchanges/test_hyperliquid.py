@@ -14,6 +14,7 @@ from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges import hyperliquid
 from funding_finder.exchanges.base import Role
 from funding_finder.recordings import load_json
+from rows import by_native
 
 RECORDING = "info-metaAndAssetCtxs__tripwire-mainnet.json"
 # The body has no timestamp; its fixture commit's predictedFundings says HlPerp next funding 20:00Z on
@@ -29,10 +30,6 @@ def payload():
 
 def build(payload, observed_at=OBSERVED):
     return hyperliquid.build_rows({"metaAndAssetCtxs": payload}, observed_at)
-
-
-def by_native(result):
-    return {row.native_symbol: row for row in result.rows}
 
 
 def test_spec_declares_one_post_info_call_weighing_20():

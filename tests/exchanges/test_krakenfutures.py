@@ -22,6 +22,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import by_native
 
 TICKERS = "derivatives-api-v3-tickers__arb-chain-bot-20260827.trimmed.json"
 INSTRUMENTS = "instruments.shape-only.json"
@@ -41,10 +42,6 @@ def instruments():
 
 def build(tickers, instruments=None, observed_at=OBSERVED):
     return kraken.build_rows({"tickers": tickers, "instruments": instruments}, observed_at)
-
-
-def by_native(result):
-    return {row.native_symbol: row for row in result.rows}
 
 
 def test_spec_is_tickers_and_instruments_at_the_futures_host():

@@ -20,6 +20,7 @@ from funding_finder.http import VenueClient
 from funding_finder.model import FLAGS, FundingRate
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_bytes, load_json
+from rows import assert_row
 
 RECORDING = "api-v1-contracts-active__arb-chain-bot-20260827.trimmed.json"
 OBSERVED = datetime(2026, 8, 27, 17, 21, 45, tzinfo=UTC)
@@ -46,15 +47,6 @@ def build(payload: Any, observed_at: datetime = OBSERVED) -> dict[str, FundingRa
 
 def row_of(payload: dict[str, Any], symbol: str) -> dict[str, Any]:
     return next(r for r in payload["data"] if r["symbol"] == symbol)
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if isinstance(value, float) and name in ("apr", "open_interest_usd", "volume_24h_usd"):
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def test_spec_is_one_bulk_call_weighing_3_of_the_public_pool() -> None:

@@ -17,7 +17,7 @@ from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateL
 from funding_finder.exchanges import lighter
 from funding_finder.exchanges.base import Role
 from funding_finder.http import VenueClient
-from funding_finder.model import FLAGS, FundingRate
+from funding_finder.model import FLAGS
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
@@ -46,10 +46,6 @@ def books() -> dict[str, Any]:
 
 def build(rates: Any, books: Any = None, observed_at: datetime = OBSERVED):
     return lighter.build_rows({"funding-rates": rates, "orderBookDetails": books}, observed_at)
-
-
-def by_native(result) -> dict[str, FundingRate]:
-    return {row.native_symbol: row for row in result.rows}
 
 
 def rate_row(**fields: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateL
 from funding_finder.exchanges import mexc
 from funding_finder.exchanges.base import Role
 from funding_finder.recordings import load_json
+from rows import by_native
 
 FUNDING = "api-v1-contract-funding_rate-all__thirdparty-20260909.json"
 TICKER = "api-v1-contract-ticker__arb-chain-bot-20260827.trimmed.json"
@@ -35,10 +36,6 @@ def ticker():
 
 def build(funding, ticker=None, observed_at=OBSERVED):
     return mexc.build_rows({"funding_rate": funding, "ticker": ticker}, observed_at)
-
-
-def by_native(result):
-    return {row.native_symbol: row for row in result.rows}
 
 
 def test_spec_declares_bulk_funding_and_ticker_under_one_limit():

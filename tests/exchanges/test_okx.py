@@ -23,6 +23,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import assert_row
 
 ANY_OBSERVED = datetime(2026, 9, 19, 13, 24, 5, tzinfo=UTC)
 """Capture of the `instId=ANY` rows: latest row `ts` 1789824245867."""
@@ -43,15 +44,6 @@ def rows(any_rates: dict[str, Any], instruments: dict[str, Any]) -> dict[str, Fu
     result = okx.build_rows({"funding-rate": any_rates, "instruments": instruments}, ANY_OBSERVED)
     assert result.bad_rows == 0
     return {row.native_symbol: row for row in result.rows}
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if name == "apr" and value is not None:
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def rate_row(payload: dict[str, Any], inst_id: str) -> dict[str, Any]:

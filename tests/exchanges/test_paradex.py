@@ -18,11 +18,12 @@ from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateL
 from funding_finder.exchanges import paradex
 from funding_finder.exchanges.base import Role
 from funding_finder.http import VenueClient
-from funding_finder.model import FLAGS, FundingRate
+from funding_finder.model import FLAGS
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import by_native
 
 SUMMARY = "markets-summary-BTC-USD-PERP.json"
 MARKETS = "markets-BTC-USD-PERP.json"
@@ -44,10 +45,6 @@ def markets() -> dict[str, Any]:
 
 def build(summary: Any, markets: Any = None, observed_at: datetime = OBSERVED):
     return paradex.build_rows({"markets-summary": summary, "markets": markets}, observed_at)
-
-
-def by_native(result) -> dict[str, FundingRate]:
-    return {row.native_symbol: row for row in result.rows}
 
 
 def summary_row(summary: dict[str, Any], **changes: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.limits import LIMITS
+from rows import assert_row
 
 OBSERVED = datetime(2022, 10, 31, 13, 20, 13, tzinfo=UTC)
 """Just after the linear example's `timestamp` 1667222412794076700 ns (13:20:12.794Z)."""
@@ -52,15 +53,6 @@ def build(linear: Any, inverse: Any, products: Any, observed_at: datetime = OBSE
 
 def rows_of(result) -> dict[str, FundingRate]:
     return {row.native_symbol: row for row in result.rows}
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if isinstance(value, float) and name in ("apr", "open_interest_usd"):
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def product(catalog: dict[str, Any], symbol: str) -> dict[str, Any]:

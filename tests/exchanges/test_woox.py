@@ -18,10 +18,11 @@ from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, RateL
 from funding_finder.exchanges import woox
 from funding_finder.exchanges.base import Role
 from funding_finder.http import VenueClient
-from funding_finder.model import FLAGS, FundingRate
+from funding_finder.model import FLAGS
 from funding_finder.ratelimit import RateGate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
+from rows import assert_row, by_native
 
 OBSERVED = datetime(2025, 7, 4, 10, 13, 57, 798000, tzinfo=UTC)
 """The fundingRate body's `timestamp` 1751624037798."""
@@ -48,19 +49,6 @@ def envelope(*rows: dict[str, Any]) -> dict[str, Any]:
 
 def btc_row(rates: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return copy.deepcopy(rates["data"]["rows"][0]) | changes
-
-
-def by_native(result) -> dict[str, FundingRate]:
-    return {row.native_symbol: row for row in result.rows}
-
-
-def assert_row(row: FundingRate, **expected: Any) -> None:
-    for name, value in expected.items():
-        actual = getattr(row, name)
-        if isinstance(value, float) and name in ("apr", "open_interest_usd"):
-            assert actual == pytest.approx(value, rel=1e-12), name
-        else:
-            assert actual == value, name
 
 
 def test_spec_is_the_two_bulk_v3_calls_under_10_per_second_per_endpoint() -> None:

@@ -11,6 +11,7 @@ have no recording and answer 404 here. The weight header reports the fapi pool o
 
 from __future__ import annotations
 
+import functools
 import json
 
 from funding_finder.recordings import load_json
@@ -49,6 +50,7 @@ HISTORY_RECORDINGS = (
 )
 
 
+@functools.cache
 def _recorded_history() -> dict[str, list[dict]]:
     """Every recorded settlement per symbol, each once (the recordings overlap), oldest first."""
     rows: dict[str, dict[int, dict]] = {}
@@ -56,9 +58,6 @@ def _recorded_history() -> dict[str, list[dict]]:
         for row in load_json("binance", name):
             rows.setdefault(row["symbol"], {})[row["fundingTime"]] = row
     return {symbol: [by_time[t] for t in sorted(by_time)] for symbol, by_time in rows.items()}
-
-
-_HISTORY = _recorded_history()
 
 
 def _bad_parameter(message: str) -> Reply:
@@ -77,7 +76,11 @@ def funding_history(params: dict) -> Reply:
         return _bad_parameter("Illegal characters found in a parameter.")
     if not 1 <= limit <= 1000:
         return _bad_parameter("Illegal characters found in parameter 'limit'; legal range is '1-1000'.")
-    rows = [row for row in _HISTORY.get(params.get("symbol", ""), []) if start <= row["fundingTime"] <= end]
+    rows = [
+        row
+        for row in _recorded_history().get(params.get("symbol", ""), [])
+        if start <= row["fundingTime"] <= end
+    ]
     return Reply(200, json.dumps(rows[:limit], separators=(",", ":")).encode())
 
 

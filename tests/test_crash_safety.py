@@ -46,9 +46,7 @@ def check_store(db: Path) -> dict[str, int]:
                 "SELECT cycle_id || ':' || exchange, count(*) FROM funding_rates GROUP BY cycle_id, exchange"
             ).fetchall()
         )
-        recorded = dict(
-            conn.execute("SELECT cycle_id || ':' || exchange, rows FROM venue_runs").fetchall()
-        )
+        recorded = dict(conn.execute("SELECT cycle_id || ':' || exchange, rows FROM venue_runs").fetchall())
         # rows and stats of a venue are one transaction: neither exists without the other
         assert {key: n for key, n in recorded.items() if n} == stored
         for cycle_id, status, finished in conn.execute("SELECT id, status, finished_at_ms FROM cycles"):

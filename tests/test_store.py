@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from funding_finder.model import make_rate
-from funding_finder.store import Store, StoreError, VenueRun, database_url, metadata
+from funding_finder.store import SCHEMA_VERSION, Store, StoreError, VenueRun, database_url, metadata
 
 PG_URL = os.environ.get("FUNDING_FINDER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 7, 4, 15, 56, 0, 123000, tzinfo=UTC)
@@ -217,3 +217,100 @@ def test_settlement_events_are_stored_once_and_resume_from_the_newest(store):
         "ETHUSDT": (datetime(2026, 7, 4, 0, tzinfo=UTC), datetime(2026, 7, 4, 0, tzinfo=UTC)),
     }
     assert store.event_spans("okx") == {}
+
+
+def test_an_observation_written_twice_is_stored_once_and_counted_once(store):
+    # two collectors (or a retried write) sending the same (exchange, native_symbol, observed_at)
+    first = store.start_cycle(T0)
+    store.write_venue(first, VenueRun("binance", "ok"), [rate(), rate("ETHUSDT")])
+    second = store.start_cycle(T0)
+    store.write_venue(second, VenueRun("binance", "ok"), [rate(), rate("SOLUSDT")])
+    rows = {
+        run.exchange: run.rows for record in store.cycles() for run in record.venues if record.id == second
+    }
+    assert rows == {"binance": 1}  # only SOLUSDT was new
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM funding_rates")).scalar() == 3
+
+
+def test_an_older_observation_arriving_late_does_not_replace_the_latest(store):
+    newer = store.start_cycle(T0)
+    store.write_venue(
+        newer, VenueRun("binance", "ok"), [rate(observed_at=T0 + timedelta(minutes=5), funding_rate=0.0002)]
+    )
+    late = store.start_cycle(T0)  # another collector's older answer, committed after
+    store.write_venue(late, VenueRun("binance", "ok"), [rate(observed_at=T0, funding_rate=0.0001)])
+    (latest,) = store.latest_rates()
+    assert (latest.funding_rate, latest.observed_at) == (0.0002, T0 + timedelta(minutes=5))
+
+
+def test_a_database_without_the_latest_table_gets_it_filled_once(tmp_path):
+    path = tmp_path / "v1.db"
+    store = Store(str(path))
+    for minutes, funding_rate in ((0, 0.0001), (5, 0.0003)):
+        cycle_id = store.start_cycle(T0 + timedelta(minutes=minutes))
+        observed_at = T0 + timedelta(minutes=minutes)
+        store.write_venue(
+            cycle_id,
+            VenueRun("binance", "ok"),
+            [rate(observed_at=observed_at, funding_rate=funding_rate), rate("ETHUSDT", observed_at=T0)],
+        )
+    store.close()
+    engine = create_engine(database_url(str(path)))
+    with engine.begin() as conn:  # as schema 1 left it: no latest table, no version
+        conn.execute(text("DROP TABLE latest_rates"))
+        conn.execute(text("DROP TABLE store_meta"))
+    engine.dispose()
+    store = Store(str(path))
+    latest = {row.native_symbol: (row.funding_rate, row.observed_at) for row in store.latest_rates()}
+    assert latest == {"BTCUSDT": (0.0003, T0 + timedelta(minutes=5)), "ETHUSDT": (0.0001, T0)}
+    with store.engine.connect() as conn:
+        version = conn.execute(text("SELECT value FROM store_meta WHERE key = 'schema_version'")).scalar()
+    assert version == SCHEMA_VERSION
+    store.close()
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "future.db"
+    Store(str(path)).close()
+    engine = create_engine(database_url(str(path)))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE store_meta SET value = 99 WHERE key = 'schema_version'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store(str(path))
+
+
+def test_downsampling_keeps_the_first_row_per_contract_and_hour_and_nothing_newer(store):
+    from funding_finder.model import SettledFunding
+
+    day = datetime(2026, 7, 1, tzinfo=UTC)
+    for step in range(36):  # every 5 minutes from 00:00 to 02:55, two contracts
+        observed_at = day + timedelta(minutes=5 * step)
+        cycle_id = store.start_cycle(observed_at)
+        rows = [
+            rate(observed_at=observed_at, funding_rate=step * 1e-6),
+            rate("ETHUSDT", observed_at=observed_at),
+        ]
+        store.write_venue(cycle_id, VenueRun("binance", "ok"), rows)
+    store.write_events([SettledFunding("binance", "BTCUSDT", day, 0.0001, 8.0, None)])
+    latest_before = store.latest_rates()
+    # everything before 02:10 is thinned: the hours 00 and 01 keep their first row (00:00, 01:00);
+    # 02:10 is inside hour 02, so only whole hours are done and hour 02 stays at full resolution
+    deleted = store.downsample(day + timedelta(hours=2, minutes=10))
+    assert deleted == 2 * (24 - 2)
+    with store.engine.connect() as conn:
+        kept = conn.execute(
+            text(
+                "SELECT observed_at_ms, funding_rate FROM funding_rates"
+                " WHERE native_symbol = 'BTCUSDT' ORDER BY observed_at_ms"
+            )
+        ).all()
+    expected_steps = [0, 12, *range(24, 36)]
+    assert [(ms, funding_rate) for ms, funding_rate in kept] == [
+        (int((day + timedelta(minutes=5 * step)).timestamp() * 1000), step * 1e-6) for step in expected_steps
+    ]
+    assert store.downsample(day + timedelta(hours=2, minutes=10)) == 0  # done once
+    assert store.latest_rates() == latest_before
+    assert len(store.events("binance", "BTCUSDT")) == 1
+    assert store.downsample(day + timedelta(hours=3)) == 2 * 11  # hour 02 now, from where it stopped

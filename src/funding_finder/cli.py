@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import click
@@ -28,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from funding_finder import __version__
 from funding_finder.collector import Collector, CollectorConfig, CycleResult, url_overrides
@@ -35,6 +37,8 @@ from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
 from funding_finder.model import FundingRate, iso_utc
 from funding_finder.settings import markdown_table, option
 from funding_finder.store import CycleRecord, Store, StoreError, VenueRun
+
+log = logging.getLogger("funding_finder.cli")
 
 console = Console()
 if not console.is_terminal:  # piped: wide enough that flags and symbols are not cut
@@ -149,8 +153,11 @@ def _config(
 @option("timeout_s")
 @option("retries")
 @option("instruments_max_age_s")
+@option("keep_full_days")
 @option("log_level")
-def collect(once: bool, every: float, db: str, exchanges: str, log_level: str, **settings: Any) -> None:
+def collect(
+    once: bool, every: float, db: str, exchanges: str, keep_full_days: float, log_level: str, **settings: Any
+) -> None:
     """Collect the funding rate of every perpetual: one cycle, or one every --every minutes.
 
     `settings`: the collector's settings (deadlines, timeout, retries, instrument-list age)."""
@@ -161,7 +168,7 @@ def collect(once: bool, every: float, db: str, exchanges: str, log_level: str, *
         config = _config(venue_ids, **settings)
         store = _open_store(db)
         try:
-            _collect_until_stopped(Collector(store, venue_ids, config), stop, once, every)
+            _collect_until_stopped(Collector(store, venue_ids, config), stop, once, every, keep_full_days)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
         if stop.is_set():
@@ -171,16 +178,37 @@ def collect(once: bool, every: float, db: str, exchanges: str, log_level: str, *
         restore()
 
 
-def _collect_until_stopped(collector: Collector, stop: threading.Event, once: bool, every_min: float) -> None:
-    """Cycles until `stop` is set (or one, with `once`); `every_min` minutes from start to start."""
+def _collect_until_stopped(
+    collector: Collector, stop: threading.Event, once: bool, every_min: float, keep_full_days: float
+) -> None:
+    """Cycles until `stop` is set (or one, with `once`); `every_min` minutes from start to start.
+    After each cycle, snapshots older than `keep_full_days` are thinned to one per contract and hour."""
     while not stop.is_set():
         started = time.monotonic()
         _print_cycle(collector.run_cycle(stop))
+        if not stop.is_set():
+            _downsample(collector.store, keep_full_days)
         if once or stop.is_set():
             return
         pause_s = max(0.0, every_min * 60 - (time.monotonic() - started))
         console.print(f"next cycle in {pause_s:.0f} s (Ctrl-C stops)")
         stop.wait(pause_s)
+
+
+def _downsample(store: Store, keep_full_days: float) -> None:
+    """A failure here (a locked or full disk) costs the thinning, never the collection: it is retried
+    after the next cycle from where it stopped."""
+    try:
+        deleted = store.downsample(datetime.now(UTC) - timedelta(days=keep_full_days))
+    except SQLAlchemyError as exc:
+        log.error("downsampling snapshots older than %s days failed: %s", keep_full_days, exc)
+        return
+    if deleted:
+        log.info(
+            "thinned %d snapshot rows older than %s days to one per contract and hour",
+            deleted,
+            keep_full_days,
+        )
 
 
 def _print_cycle(result: CycleResult) -> None:

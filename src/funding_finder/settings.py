@@ -96,6 +96,13 @@ SETTINGS: dict[str, Setting] = {
             click.IntRange(min=0, max=10),
         ),
         Setting(
+            "keep_full_days",
+            7.0,
+            "Days snapshots stay at full resolution; older ones keep one row per contract and hour "
+            "(settled funding is kept whole).",
+            POSITIVE,
+        ),
+        Setting(
             "log_level",
             "WARNING",
             "Log level: DEBUG, INFO, WARNING or ERROR.",

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -137,6 +138,29 @@ funding_events = Table(
     Column("mark_price", Float),
 )
 """Settled funding from the venues' history endpoints, one row per settlement event (`backfill`)."""
+
+latest_table = Table(
+    "latest_rates",
+    metadata,
+    *(Column(c.name, c.type, nullable=c.nullable) for c in funding_rates.columns if c.name != "id"),
+    PrimaryKeyConstraint("exchange", "native_symbol", name="pk_latest_rates"),
+)
+"""The newest row of every contract, kept in the same transaction as the rows (so reading the
+current table costs one row per contract, however long the history grows)."""
+
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+"""Small integers the store keeps about itself: `schema_version`, `downsampled_until_ms`."""
+
+SCHEMA_VERSION = 2
+"""1: the tables as first released (columns added since are nullable, see `_add_missing_columns`);
+2: `latest_rates`, filled from `funding_rates`."""
+
+HOUR_MS = 3_600_000
 
 
 class StoreError(RuntimeError):
@@ -250,6 +274,7 @@ class Store:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
                 metadata.create_all(conn)
                 _add_missing_columns(conn)
+                _migrate(conn)
         except SQLAlchemyError as exc:
             shown = engine.url.render_as_string(hide_password=True)
             raise StoreError(f"cannot open the database {shown}: {exc.orig or exc}") from exc
@@ -292,11 +317,14 @@ class Store:
         fetched_at: datetime | None = None,
     ) -> None:
         """Commit one venue's rows, its run stats and fresh instrument lists in one transaction."""
-        unique = _unique_rows(rows)
+        values = [_row_values(cycle_id, row) for row in _unique_rows(rows)]
         with self._write_lock, self.engine.begin() as conn:
-            if unique:
-                conn.execute(insert(funding_rates), [_row_values(cycle_id, row) for row in unique])
-            conn.execute(insert(venue_runs).values(cycle_id=cycle_id, **_run_values(run, len(unique))))
+            stored = self._insert_new(
+                conn, funding_rates, values, ["exchange", "native_symbol", "observed_at_ms"]
+            )
+            if values:
+                self._keep_newest(conn, values)
+            conn.execute(insert(venue_runs).values(cycle_id=cycle_id, **_run_values(run, stored)))
             for endpoint, payload in (instrument_payloads or {}).items():
                 key = and_(
                     instrument_lists.c.exchange == run.exchange, instrument_lists.c.endpoint == endpoint
@@ -310,6 +338,57 @@ class Store:
                         payload_zlib=zlib.compress(json.dumps(payload).encode()),
                     )
                 )
+
+    def _dialect_insert(self, table: Table) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql_insert(table)
+        return sqlite_insert(table)
+
+    def _insert_new(
+        self, conn: Connection, table: Table, values: list[dict[str, Any]], key: list[str]
+    ) -> int:
+        """Insert the rows whose `key` is not stored yet (several collectors, or a rerun, may write the
+        same observation); returns how many were new."""
+        if not values:
+            return 0
+        statement = (
+            self._dialect_insert(table)
+            .on_conflict_do_nothing(index_elements=key)
+            .returning(table.c[key[-1]])  # only the rows inserted; rowcount is not portable
+        )
+        return len(conn.execute(statement, values).all())
+
+    def _keep_newest(self, conn: Connection, values: list[dict[str, Any]]) -> None:
+        """Upsert `latest_rates`: a contract's row is replaced only by a newer observation."""
+        statement = self._dialect_insert(latest_table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["exchange", "native_symbol"],
+            set_={
+                c.name: statement.excluded[c.name]
+                for c in latest_table.columns
+                if c.name not in ("exchange", "native_symbol")
+            },
+            where=latest_table.c.observed_at_ms < statement.excluded.observed_at_ms,
+        )
+        conn.execute(statement, values)
+
+    def downsample(self, older_than: datetime, bucket_ms: int = HOUR_MS) -> int:
+        """Keep only the first observation per contract and `bucket_ms` (an hour) of the rows observed
+        before `older_than`; returns the rows deleted. Settled-funding events and the latest rows are
+        never touched. Done in whole buckets, a day per transaction, from where the last call stopped
+        (`downsampled_until_ms`), so each row is looked at once and a stop loses nothing."""
+        until_ms = _ms(older_than) // bucket_ms * bucket_ms
+        deleted = 0
+        while True:
+            with self._write_lock, self.engine.begin() as conn:
+                since_ms = _meta(conn, "downsampled_until_ms")
+                if since_ms is None:
+                    since_ms = _oldest_observation_ms(conn, bucket_ms)
+                if since_ms is None or since_ms >= until_ms:
+                    return deleted
+                step_ms = min(until_ms, since_ms + 24 * HOUR_MS)
+                deleted += _thin_out(conn, since_ms, step_ms, bucket_ms)
+                _set_meta(conn, "downsampled_until_ms", step_ms)
 
     def write_events(self, events: Sequence[SettledFunding]) -> int:
         """Insert settlement events in one transaction, skipping those already stored (so a backfill
@@ -327,14 +406,10 @@ class Store:
             }
             for e in events
         ]
-        dialect_insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            dialect_insert(funding_events)
-            .on_conflict_do_nothing(index_elements=["exchange", "native_symbol", "funding_time_ms"])
-            .returning(funding_events.c.funding_time_ms)  # only the rows inserted; rowcount is not portable
-        )
         with self._write_lock, self.engine.begin() as conn:
-            return len(conn.execute(statement, values).all())
+            return self._insert_new(
+                conn, funding_events, values, ["exchange", "native_symbol", "funding_time_ms"]
+            )
 
     def event_spans(self, exchange: str) -> dict[str, tuple[datetime, datetime]]:
         """Per native symbol of a venue, the times of its oldest and newest stored settlement events."""
@@ -382,29 +457,13 @@ class Store:
     def latest_rates(self, exchanges: Iterable[str] | None = None) -> list[FundingRate]:
         """The newest row of every (exchange, native_symbol), sorted by exchange then native_symbol.
 
-        Served by the unique index (exchange, native_symbol, observed_at_ms). Only committed venues
-        are visible, so a cycle in progress never shows half a venue.
+        Read from `latest_rates`, which each venue's transaction keeps up to date, so a cycle in
+        progress never shows half a venue and the cost does not grow with the history.
         """
-        newest = (
-            select(
-                funding_rates.c.exchange,
-                funding_rates.c.native_symbol,
-                func.max(funding_rates.c.observed_at_ms).label("observed_at_ms"),
-            )
-            .group_by(funding_rates.c.exchange, funding_rates.c.native_symbol)
-            .subquery()
-        )
-        query = select(funding_rates).join(
-            newest,
-            and_(
-                funding_rates.c.exchange == newest.c.exchange,
-                funding_rates.c.native_symbol == newest.c.native_symbol,
-                funding_rates.c.observed_at_ms == newest.c.observed_at_ms,
-            ),
-        )
+        query = select(latest_table)
         if exchanges is not None:
-            query = query.where(funding_rates.c.exchange.in_(list(exchanges)))
-        query = query.order_by(funding_rates.c.exchange, funding_rates.c.native_symbol)
+            query = query.where(latest_table.c.exchange.in_(list(exchanges)))
+        query = query.order_by(latest_table.c.exchange, latest_table.c.native_symbol)
         with self.engine.connect() as conn:
             return [_rate_of(row) for row in conn.execute(query).mappings()]
 
@@ -429,6 +488,86 @@ class Store:
             )
             for head in heads
         ]
+
+
+def _meta(conn: Connection, key: str) -> int | None:
+    return conn.execute(select(store_meta.c.value).where(store_meta.c.key == key)).scalar()
+
+
+def _set_meta(conn: Connection, key: str, value: int) -> None:
+    conn.execute(delete(store_meta).where(store_meta.c.key == key))
+    conn.execute(insert(store_meta).values(key=key, value=value))
+
+
+def _migrate(conn: Connection) -> None:
+    """Bring an older database's data up to SCHEMA_VERSION, once (on PostgreSQL under the schema lock,
+    in the same transaction as `create_all`). A database written by a newer version is refused."""
+    version = _meta(conn, "schema_version") or 1
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database is at schema version {version}, newer than this funding-finder's "
+            f"{SCHEMA_VERSION}: upgrade funding-finder"
+        )
+    if version < 2:
+        _fill_latest(conn)
+    if version != SCHEMA_VERSION:
+        _set_meta(conn, "schema_version", SCHEMA_VERSION)
+
+
+def _fill_latest(conn: Connection) -> None:
+    """Schema 2: `latest_rates` from the newest stored row of every contract."""
+    newest = (
+        select(
+            funding_rates.c.exchange,
+            funding_rates.c.native_symbol,
+            func.max(funding_rates.c.observed_at_ms).label("observed_at_ms"),
+        )
+        .group_by(funding_rates.c.exchange, funding_rates.c.native_symbol)
+        .subquery()
+    )
+    names = [c.name for c in latest_table.columns]
+    rows = select(*(funding_rates.c[name] for name in names)).join(
+        newest,
+        and_(
+            funding_rates.c.exchange == newest.c.exchange,
+            funding_rates.c.native_symbol == newest.c.native_symbol,
+            funding_rates.c.observed_at_ms == newest.c.observed_at_ms,
+        ),
+    )
+    conn.execute(delete(latest_table))
+    conn.execute(insert(latest_table).from_select(names, rows))
+
+
+def _oldest_observation_ms(conn: Connection, bucket_ms: int) -> int | None:
+    """The start of the bucket of the oldest stored observation (where downsampling begins)."""
+    oldest = conn.execute(select(func.min(cycles.c.started_at_ms))).scalar()
+    return None if oldest is None else (oldest - HOUR_MS) // bucket_ms * bucket_ms
+
+
+def _thin_out(conn: Connection, since_ms: int, until_ms: int, bucket_ms: int) -> int:
+    """Delete all but the first row per contract and bucket observed in [since_ms, until_ms).
+
+    The rows are found through their cycles (indexed), counting cycles that started up to an hour
+    before `since_ms`, whose late answers may fall in the range."""
+    cycle_ids = select(cycles.c.id).where(
+        cycles.c.started_at_ms >= since_ms - HOUR_MS, cycles.c.started_at_ms < until_ms
+    )
+    in_range = and_(
+        funding_rates.c.cycle_id.in_(cycle_ids),
+        funding_rates.c.observed_at_ms >= since_ms,
+        funding_rates.c.observed_at_ms < until_ms,
+    )
+    first_of_bucket = (
+        select(func.min(funding_rates.c.id))
+        .where(in_range)
+        .group_by(
+            funding_rates.c.exchange,
+            funding_rates.c.native_symbol,
+            funding_rates.c.observed_at_ms // bucket_ms,
+        )
+    )
+    result = conn.execute(delete(funding_rates).where(in_range, funding_rates.c.id.not_in(first_of_bucket)))
+    return result.rowcount or 0
 
 
 def _add_missing_columns(conn: Connection) -> None:

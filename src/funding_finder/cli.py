@@ -183,11 +183,21 @@ def _collect_until_stopped(
 ) -> None:
     """Cycles until `stop` is set (or one, with `once`); `every_min` minutes from start to start.
     After each cycle, snapshots older than `keep_full_days` are thinned to one per contract and hour."""
+    cycles = 0
     while not stop.is_set():
         started = time.monotonic()
-        _print_cycle(collector.run_cycle(stop))
-        if not stop.is_set():
-            _downsample(collector.store, keep_full_days)
+        try:
+            _print_cycle(collector.run_cycle(stop))
+        except StoreError as exc:
+            if cycles == 0:  # at start-up an unwritable database is the user's to fix: exit 1
+                raise
+            log.error(
+                "cycle skipped, the database cannot be written: %s (next try in %g min)", exc, every_min
+            )
+        else:
+            if not stop.is_set():
+                _downsample(collector.store, keep_full_days)
+        cycles += 1
         if once or stop.is_set():
             return
         pause_s = max(0.0, every_min * 60 - (time.monotonic() - started))

@@ -106,6 +106,11 @@ class CycleResult:
         return sum(run.rows for run in self.runs)
 
 
+def _store_reason(exc: BaseException) -> str:
+    """The database's own words ("database or disk is full"), not the statement and its parameters."""
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -166,7 +171,10 @@ class Collector:
         self._record_unfinished(cycle_id, runs, errors, started, before, interrupted=fan.interrupted)
         ordered = [runs[venue.SPEC.id] for venue in self.venues]
         status = "complete" if all(run.status == "ok" for run in ordered) else "partial"
-        self.store.finish_cycle(cycle_id, _utcnow(), status)
+        try:
+            self.store.finish_cycle(cycle_id, _utcnow(), status)
+        except StoreError as exc:  # the venues are written; the cycle row stays `running`
+            log.error("cycle %d: could not record its end: %s", cycle_id, exc)
         return CycleResult(cycle_id, status, ordered, interrupted=fan.interrupted)
 
     def _record_unfinished(
@@ -207,8 +215,9 @@ class Collector:
             }
             self.store.write_venue(cycle_id, run, outcome.rows, lists, outcome.observed_at)
         except (SQLAlchemyError, StoreError) as exc:
-            log.error("%s: could not store %d rows: %s", run.exchange, len(outcome.rows), exc)
-            run.status, run.error = "failed", f"store: {exc}"
+            reason = _store_reason(exc)
+            log.error("%s: could not store %d rows, dropped: %s", run.exchange, len(outcome.rows), reason)
+            run.status, run.error = "failed", f"store: {reason}"
             run.failures = {**run.failures, "store": 1}
             try:
                 self.store.write_venue(cycle_id, run, [])

@@ -41,6 +41,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -407,6 +408,26 @@ class Store:
         query = query.order_by(funding_rates.c.exchange, funding_rates.c.native_symbol)
         with self.engine.connect() as conn:
             return [_rate_of(row) for row in conn.execute(query).mappings()]
+
+    def rate_history(
+        self, contracts: Iterable[tuple[str, str]], since: datetime | None = None
+    ) -> dict[tuple[str, str], list[FundingRate]]:
+        """Every stored row of the given (exchange, native_symbol) contracts, oldest first, keyed by
+        contract; only rows observed at or after `since` when given. One query, served by the unique
+        index (exchange, native_symbol, observed_at_ms); a contract with no rows is absent."""
+        wanted = list(dict.fromkeys(contracts))
+        if not wanted:
+            return {}
+        key = tuple_(funding_rates.c.exchange, funding_rates.c.native_symbol)
+        query = select(funding_rates).where(key.in_(wanted))
+        if since is not None:
+            query = query.where(funding_rates.c.observed_at_ms >= _ms(since))
+        query = query.order_by(funding_rates.c.observed_at_ms)
+        history: dict[tuple[str, str], list[FundingRate]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                history.setdefault((row["exchange"], row["native_symbol"]), []).append(_rate_of(row))
+        return history
 
     def cycles(self, limit: int = 20) -> list[CycleRecord]:
         """The newest cycles first, each with its committed venue runs."""

@@ -531,8 +531,8 @@ def _excluded_note(excluded: dict[str, int], allowed: frozenset[str]) -> str:
 
 
 def _leg_text(leg: Any) -> Text:
-    """`okx BTC-USDT-SWAP 0.0100%/8h`, as Text so that venue strings are never read as markup."""
-    return Text(f"{leg.exchange} {leg.native_symbol} {_pct(leg.funding_rate)}/{leg.interval_hours:g}h")
+    """`okx BTC-USDT-SWAP` over `0.0100%/8h`, as Text so that venue strings are never read as markup."""
+    return Text(f"{leg.exchange} {leg.native_symbol}\n{_pct(leg.funding_rate)}/{leg.interval_hours:g}h")
 
 
 def _hours(value: float | None) -> str:

@@ -276,7 +276,7 @@ def store(request, tmp_path):
     made.close()
 
 
-def test_persistence_from_the_stored_history_of_every_cycle(store):
+def test_persistence_from_the_stored_history_of_every_cycle(store, monkeypatch):
     other = history("okx", "ETH-USDT-SWAP", [0.0001] * 4, 8, T0)
     for i in range(4):
         cycle_id = store.start_cycle(T0 + timedelta(hours=i))
@@ -290,6 +290,8 @@ def test_persistence_from_the_stored_history_of_every_cycle(store):
     recent = store.rate_history(keys, since=T0 + timedelta(hours=2))
     assert [r.funding_rate for r in recent[("hyperliquid", "BTC")]] == [0.00001, 0.00002]
     assert store.rate_history([]) == {}
+    monkeypatch.setattr("funding_finder.store.HISTORY_CHUNK", 1)  # one query per contract: same answer
+    assert store.rate_history(keys) == stored
     (found,) = find_opportunities(store.latest_rates(), hold_hours=24).opportunities
     assert found.asset == "BTC" and found.persistence_hours is None
     found = with_persistence(found, stored)

@@ -57,6 +57,8 @@ def test_top_json_pairs_the_recorded_rates_with_fees_and_net_apr(collected):
     rates = {(r["exchange"], r["native_symbol"]): r for r in json.loads(_rates(collected, "--json"))}
     legs = [rates[("coinbaseintl", "BTC-PERP")], rates[("krakenfutures", "PI_XBTUSD")]]
     assert btc["persistence_hours"] == 0 and btc["positive_since"] == max(r["observed_at"] for r in legs)
+    (btc_now, *_) = json.loads(top(collected, "--json", "--history-days", "1e-9"))  # no history read
+    assert (btc_now["asset"], btc_now["persistence_hours"], btc_now["positive_since"]) == ("BTC", 0, None)
     assert all(pair["flags"] == [] for pair in pairs.values())  # stale rows are left out by default
     assert [pair["net_apr"] for pair in pairs.values()] == sorted(
         (pair["net_apr"] for pair in pairs.values()), reverse=True

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import click
@@ -465,6 +466,13 @@ def _fee_overrides(pairs: Sequence[str]) -> dict[str, float]:
 @click.option(
     "--taker-fee", "taker_fees", multiple=True, help="VENUE=FRACTION: that venue's taker fee (repeatable)."
 )
+@click.option(
+    "--history-days",
+    type=POSITIVE,
+    default=7.0,
+    show_default=True,
+    help="How far back the stored history is read for how long a spread has stayed positive (days).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per pair.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header, one line per pair.")
 def top(
@@ -478,14 +486,15 @@ def top(
     hold_hours: float,
     allow_flags: str,
     taker_fees: tuple[str, ...],
+    history_days: float,
     as_json: bool,
     as_csv: bool,
 ) -> None:
     """Cross-venue carry: per asset, long where funding per hour is lowest and short where it is highest.
 
     Net of opening and closing both legs as a taker, over --hold-hours; with how long the spread has
-    stayed positive in the stored history. Rows flagged stale, unlisted, unfiltered or implausible_rate
-    are left out unless --allow-flags names the flag."""
+    stayed positive in the stored history (at most --history-days). Rows flagged stale, unlisted,
+    unfiltered or implausible_rate are left out unless --allow-flags names the flag."""
     from funding_finder.arbitrage import Filters, find_opportunities, flat_columns, with_persistence
 
     _one_format(as_json, as_csv)
@@ -506,7 +515,8 @@ def top(
         store.latest_rates(venue_ids), hold_hours=hold_hours, filters=filters, fees=fees
     )
     shown = scan.opportunities[:limit]
-    history = store.rate_history({key for o in shown for key in (o.long.key, o.short.key)})
+    since = datetime.now(UTC) - timedelta(days=min(history_days, MAX_BACKFILL_DAYS))
+    history = store.rate_history({key for o in shown for key in (o.long.key, o.short.key)}, since)
     store.close()
     shown = [with_persistence(opportunity, history) for opportunity in shown]
     if as_json:

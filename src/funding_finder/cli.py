@@ -429,7 +429,12 @@ def _fee_overrides(pairs: Sequence[str]) -> dict[str, float]:
 
 @main.command()
 @option("db")
-@option("exchanges")
+@click.option(
+    "--exchanges",
+    default="all",
+    show_default=True,
+    help="Comma-separated venue ids the legs may be on (see `funding-finder exchanges`).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Pairs shown.")
 @click.option(
     "--min-oi-usd",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import logging
 import math
@@ -34,8 +36,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from funding_finder import __version__
 from funding_finder.collector import Collector, CollectorConfig, CycleResult, url_overrides
 from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
-from funding_finder.model import FundingRate, iso_utc
-from funding_finder.settings import markdown_table, option
+from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS, FundingRate, iso_utc
+from funding_finder.settings import POSITIVE, markdown_table, option
 from funding_finder.store import CycleRecord, Store, StoreError, VenueRun
 
 log = logging.getLogger("funding_finder.cli")
@@ -335,6 +337,7 @@ def _backfill_progress(quiet: bool) -> Iterator[Callable[[str, int, int, int, fl
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per contract.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header, one line per contract.")
 @click.option("--exchange", "exchange_ids", multiple=True, help="Only this venue (repeatable).")
 @click.option(
     "--sort",
@@ -346,14 +349,19 @@ def _backfill_progress(quiet: bool) -> Iterator[Callable[[str, int, int, int, fl
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")
 @option("db")
-def rates(as_json: bool, exchange_ids: tuple[str, ...], sort_key: str, limit: int | None, db: str) -> None:
+def rates(
+    as_json: bool, as_csv: bool, exchange_ids: tuple[str, ...], sort_key: str, limit: int | None, db: str
+) -> None:
     """The latest funding row of every contract in the store."""
+    _one_format(as_json, as_csv)
     wanted = _venue_ids(",".join(exchange_ids)) if exchange_ids else None
     store = _open_store(db, must_exist=True)
     rows = sort_rates(store.latest_rates(wanted), sort_key)[:limit]
     store.close()
     if as_json:
         click.echo(json.dumps([row.to_json() for row in rows]))
+    elif as_csv:
+        _echo_csv([row.to_json() for row in rows])
     else:
         console.print(rates_table(rows, title=f"{len(rows)} contracts"))
 
@@ -403,6 +411,210 @@ def rates_table(rows: Sequence[FundingRate], title: str) -> Table:
             f"{row.next_funding_time:%m-%d %H:%M}" if row.next_funding_time else "—",
             *([_num(row.open_interest_usd)] if wide else []),
             Text(" ".join(row.flags), overflow="fold"),
+        )
+    return table
+
+
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv exclude each other")
+
+
+def _echo_csv(records: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """CSV with a header; lists (flags) joined by `;`, unknown values empty."""
+    header = list(columns) if columns is not None else list(records[0]) if records else []
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(
+            {name: ";".join(value) if isinstance(value, list) else value for name, value in record.items()}
+        )
+    click.echo(out.getvalue(), nl=False)
+
+
+ALLOWABLE_FLAGS = tuple(flag for flag in FLAGS if flag != FLAG_INTERVAL_UNKNOWN)
+
+
+def _allowed_flags(text: str) -> frozenset[str]:
+    """`--allow-flags stale,unlisted`: row flags that do not exclude a row; `interval_unknown` never."""
+    names = {part.strip().lower() for part in text.split(",") if part.strip()}
+    unknown = sorted(names - set(ALLOWABLE_FLAGS))
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)}: allowed are {', '.join(ALLOWABLE_FLAGS)}", param_hint="--allow-flags"
+        )
+    return frozenset(names)
+
+
+def _fee_overrides(pairs: Sequence[str]) -> dict[str, float]:
+    """`--taker-fee okx=0.0004` (repeatable): a venue's taker fee as a fraction per trade."""
+    fees = {}
+    for pair in pairs:
+        venue_id, _, value = pair.partition("=")
+        try:
+            fee = float(value)
+        except ValueError:
+            fee = math.nan
+        if not venue_id.strip() or not math.isfinite(fee) or not 0 <= fee < 0.1:
+            raise click.BadParameter(
+                f"expected VENUE=FRACTION with 0 <= FRACTION < 0.1, got {pair!r}", param_hint="--taker-fee"
+            )
+        fees[venue_id.strip().lower()] = fee
+    return fees
+
+
+@main.command()
+@option("db")
+@click.option(
+    "--exchanges",
+    default="all",
+    show_default=True,
+    help="Comma-separated venue ids the legs may be on (see `funding-finder exchanges`).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Pairs shown.")
+@click.option(
+    "--min-oi-usd",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Each leg's open interest, USD, at least.",
+)
+@click.option(
+    "--min-volume-usd",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Each leg's 24 h volume, USD, at least.",
+)
+@click.option("--linear-only", is_flag=True, help="No inverse (coin-margined) legs.")
+@click.option(
+    "--min-net-apr",
+    type=float,
+    default=None,
+    help="Net APR over the holding period at least this, as a fraction per year (0.2 = 20 %).",
+)
+@click.option(
+    "--hold-hours",
+    type=POSITIVE,
+    default=168.0,
+    show_default=True,
+    help="Holding period in hours over which the fees of opening and closing are spread.",
+)
+@click.option(
+    "--allow-flags",
+    default="",
+    help=f"Comma-separated row flags that do not exclude a row ({', '.join(ALLOWABLE_FLAGS)}); "
+    "such pairs are marked. Rows with an unknown interval are always left out.",
+)
+@click.option(
+    "--taker-fee", "taker_fees", multiple=True, help="VENUE=FRACTION: that venue's taker fee (repeatable)."
+)
+@click.option(
+    "--history-days",
+    type=POSITIVE,
+    default=7.0,
+    show_default=True,
+    help="How far back the stored history is read for how long a spread has stayed positive (days).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per pair.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header, one line per pair.")
+def top(
+    db: str,
+    exchanges: str,
+    limit: int,
+    min_oi_usd: float | None,
+    min_volume_usd: float | None,
+    linear_only: bool,
+    min_net_apr: float | None,
+    hold_hours: float,
+    allow_flags: str,
+    taker_fees: tuple[str, ...],
+    history_days: float,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Cross-venue carry: per asset, long where funding per hour is lowest and short where it is highest.
+
+    Net of opening and closing both legs as a taker, over --hold-hours; with how long the spread has
+    stayed positive in the stored history (at most --history-days). Rows flagged stale, unlisted,
+    unfiltered or implausible_rate are left out unless --allow-flags names the flag."""
+    from funding_finder.arbitrage import Filters, find_opportunities, flat_columns, with_persistence
+
+    _one_format(as_json, as_csv)
+    if min_net_apr is not None and not math.isfinite(min_net_apr):
+        raise click.BadParameter(f"{min_net_apr} is not a finite fraction", param_hint="--min-net-apr")
+    venue_ids = None if exchanges.strip().lower() == "all" else frozenset(_venue_ids(exchanges))
+    filters = Filters(
+        min_open_interest_usd=min_oi_usd,
+        min_volume_24h_usd=min_volume_usd,
+        exchanges=venue_ids,
+        linear_only=linear_only,
+        min_net_apr=min_net_apr,
+        allow_flags=_allowed_flags(allow_flags),
+    )
+    fees = _fee_overrides(taker_fees)
+    store = _open_store(db, must_exist=True)
+    scan = find_opportunities(
+        store.latest_rates(venue_ids), hold_hours=hold_hours, filters=filters, fees=fees
+    )
+    shown = scan.opportunities[:limit]
+    since = datetime.now(UTC) - timedelta(days=min(history_days, MAX_BACKFILL_DAYS))
+    history = store.rate_history({key for o in shown for key in (o.long.key, o.short.key)}, since)
+    store.close()
+    shown = [with_persistence(opportunity, history) for opportunity in shown]
+    if as_json:
+        click.echo(json.dumps([opportunity.to_json() for opportunity in shown]))
+    elif as_csv:
+        _echo_csv([opportunity.to_flat() for opportunity in shown], flat_columns())
+    else:
+        title = f"top {len(shown)} of {len(scan.opportunities)} pairs by net APR over {hold_hours:g} h"
+        console.print(opportunities_table(shown, title))
+        console.print(_excluded_note(scan.excluded, filters.allow_flags), highlight=False)
+
+
+def _excluded_note(excluded: dict[str, int], allowed: frozenset[str]) -> str:
+    if not excluded:
+        return "no rows left out"
+    counts = ", ".join(f"{reason} {count}" for reason, count in excluded.items())
+    hint = ""
+    flagged = [reason for reason in excluded if reason in ALLOWABLE_FLAGS and reason not in allowed]
+    if flagged:
+        hint = f"; --allow-flags {','.join(flagged)} takes them in, marked"
+    return f"rows left out: {counts}{hint}"
+
+
+def _leg_text(leg: Any) -> Text:
+    """`okx BTC-USDT-SWAP` over `0.0100%/8h`, as Text so that venue strings are never read as markup."""
+    return Text(f"{leg.exchange} {leg.native_symbol}\n{_pct(leg.funding_rate)}/{leg.interval_hours:g}h")
+
+
+def _hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def opportunities_table(opportunities: Sequence[Any], title: str) -> Table:
+    """Presentation only: fractions become percent here. `gap` is the short's price over the long's."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("asset", no_wrap=True)
+    table.add_column("long (pays least)", overflow="fold")
+    table.add_column("short (earns most)", overflow="fold")
+    for column in ("spread 8h", "APR", "net APR", "fees", "b/e h", "gap", "positive h", "min OI USD"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("flags", overflow="fold")
+    for o in opportunities:
+        open_interest = [leg.open_interest_usd for leg in (o.long, o.short)]
+        table.add_row(
+            Text(o.asset),
+            _leg_text(o.long),
+            _leg_text(o.short),
+            _pct(o.spread_per_8h),
+            _pct(o.apr, 1),
+            _pct(o.net_apr, 1),
+            _pct(o.fees, 3),
+            _hours(o.break_even_hours),
+            _pct(o.price_gap, 2),
+            _hours(o.persistence_hours),
+            "—" if None in open_interest else _num(min(v for v in open_interest if v is not None)),
+            Text(" ".join(o.flags)),
         )
     return table
 

@@ -40,6 +40,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -123,6 +124,9 @@ instrument_lists = Table(
 )
 """The last instrument list each venue answered, used when a later call for it fails."""
 
+
+HISTORY_CHUNK = 200
+"""Contracts per `rate_history` query."""
 
 SCHEMA_LOCK_KEY = 0x46464442  # "FFDB": the PostgreSQL advisory lock held while the schema is checked
 
@@ -466,6 +470,31 @@ class Store:
         query = query.order_by(latest_table.c.exchange, latest_table.c.native_symbol)
         with self.engine.connect() as conn:
             return [_rate_of(row) for row in conn.execute(query).mappings()]
+
+    def rate_history(
+        self, contracts: Iterable[tuple[str, str]], since: datetime | None = None
+    ) -> dict[tuple[str, str], list[FundingRate]]:
+        """Every stored row of the given (exchange, native_symbol) contracts, oldest first, keyed by
+        contract; only rows observed at or after `since` when given; a contract with no rows is absent.
+
+        Each contract is an `exchange = … AND native_symbol = …` term of an OR, which both backends
+        serve from the unique index (exchange, native_symbol, observed_at_ms); a row-value `IN` would
+        make SQLite scan the table. `HISTORY_CHUNK` contracts a query keep SQLite's expression depth low.
+        """
+        wanted = list(dict.fromkeys(contracts))
+        history: dict[tuple[str, str], list[FundingRate]] = {}
+        columns = funding_rates.c
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), HISTORY_CHUNK):
+                chunk = wanted[start : start + HISTORY_CHUNK]
+                terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in chunk]
+                query = select(funding_rates).where(or_(*terms))
+                if since is not None:
+                    query = query.where(columns.observed_at_ms >= _ms(since))
+                query = query.order_by(columns.exchange, columns.native_symbol, columns.observed_at_ms)
+                for row in conn.execute(query).mappings():
+                    history.setdefault((row["exchange"], row["native_symbol"]), []).append(_rate_of(row))
+        return history
 
     def cycles(self, limit: int = 20) -> list[CycleRecord]:
         """The newest cycles first, each with its committed venue runs."""

@@ -56,6 +56,7 @@ def fill(store: Store, count: int) -> int:
             ).inserted_primary_key[0]
             copies = [replace(row, observed_at=row.observed_at + shift) for row in rows]
             conn.execute(insert(funding_rates), [_row_values(cycle_id, row) for row in copies])
+        store._keep_newest(conn, [_row_values(cycle_id, row) for row in copies])  # the latest table too
     return first.rows * count
 
 

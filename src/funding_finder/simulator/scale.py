@@ -13,6 +13,7 @@ counting the recorded contracts that clones can be copied from (its *templates*,
   the base asset starts: `BTCUSDT` → `SIM00001BTCUSDT`, base `BTC` → `SIM00001BTC`, Bitfinex
   `tBTCF0:USTF0` → `tSIM00001BTCF0:USTF0`. No listed asset is named so, and the name says it is the
   simulator's. Every other value (rate, times, prices, intervals) is the template's, copied unchanged.
+  (The marker hides a multiplier prefix: a clone of `1000PEPEUSDT` is a plain contract, multiplier 1.)
   Numeric ids that a venue joins on (Lighter's `market_id`) get `SYNTHETIC_ID_BASE + k`.
 - The same marker goes into every recording of the venue that is joined by symbol (Binance premiumIndex
   + fundingInfo + exchangeInfo, OKX funding-rate + instruments, Bybit tickers + instruments-info, …), so

@@ -98,6 +98,8 @@ def test_unscaled_and_unnamed_venues_keep_their_recorded_bytes():
     changed = {key for key in RECORDED if recordings[key] != RECORDED[key]}
     assert {key.venue for key in changed} == {"okx"}
     assert scaled(RECORDED, HANDLERS, {}) == (RECORDED, HANDLERS)
+    # no more contracts than the recorded templates: nothing to add, the venue stays as recorded
+    assert scaled(RECORDED, HANDLERS, {"okx": 1, "binance": COUNTS["binance"]}) == (RECORDED, HANDLERS)
 
 
 def test_clones_carry_the_marker_in_every_name_field_and_a_synthetic_id():

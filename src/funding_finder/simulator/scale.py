@@ -26,10 +26,12 @@ counting the recorded contracts that clones can be copied from (its *templates*,
   recording included); Crypto.com `get-valuations` with the template's recorded answer, renamed.
   A recorded per-instrument answer is still served unchanged.
 
-Unscaled (not in `SCALES`): Hyperliquid (the recording already lists 234 perpetuals, and its rate rows
-are a list parallel by index to the universe), dYdX (296 markets recorded, complete), Deribit (a few
-perpetuals per currency in reality; one summary row recorded per currency), and the families with no
-recording at all (Binance COIN-M rates, Bybit inverse instruments, Gate BTC-settled, Bitget USDC/COIN).
+Unscaled (not in `SCALES`): Hyperliquid (its recording already lists 234 assets, and its rate rows are
+a second list parallel by index to the universe, not joined by name) and dYdX (its recording is the
+complete list of 296 markets). Within a scaled venue, the families with no recording stay unrecorded
+(Binance COIN-M rates, Bybit inverse instruments, Gate BTC-settled, Bitget USDC/COIN, Deribit's ETH,
+USDC and USDT summaries): Deribit's clones are all copies of the recorded BTC-PERPETUAL (inverse), in the
+BTC summary, where the live venue's perpetuals are mostly USDC-settled linear ones.
 The default simulator scales nothing: demo and tests see the recordings as recorded.
 """
 
@@ -40,7 +42,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from funding_finder.simulator.spec import Reply, RouteKey
@@ -58,8 +60,8 @@ Handler = Callable[[Mapping[str, Any]], Reply | None]
 class Rows:
     """Where one recording keeps its rows, and which fields name the contract.
 
-    `at`: keys from the document's root to the row list (or to a dict of rows keyed by symbol, when
-    `key` is None). `key`: the field holding the symbol the venue's lists are joined on. `names`: other
+    `at`: keys from the document's root to the row list. `key`: the field (or, for rows that are
+    arrays, the index) holding the symbol the venue's lists are joined on. `names`: other
     fields carrying the base or the symbol, marked the same way. `ids`: numeric join ids, replaced by
     `SYNTHETIC_ID_BASE + k`. `required`: a template must be in this list (the rate list always is).
     `keep`: rows of this list that may serve as templates (e.g. perpetual and trading).
@@ -67,7 +69,7 @@ class Rows:
 
     route: RouteKey
     at: Path
-    key: str | int | None
+    key: str | int
     names: tuple[str | int, ...] = ()
     ids: tuple[str | int, ...] = ()
     required: bool = True
@@ -100,7 +102,6 @@ class VenueScale:
     lookups: tuple[Lookup, ...] = ()
     lead: str = ""
     """A regex of what comes before the base in a name (`t` on Bitfinex, `PERP_` on WOO X)."""
-    notes: str = field(default="", compare=False)
 
 
 def _r(venue: str, path: str, *match: tuple[str, str]) -> RouteKey:
@@ -120,6 +121,7 @@ OKX_FUNDING = "/api/v5/public/funding-rate"
 OKX_RATES = Rows(_r("okx", OKX_FUNDING, ("instId", "ANY")), ("data",), "instId", keep=_is(instType="SWAP"))
 CRYPTOCOM_VALUATIONS = "/exchange/v1/public/get-valuations"
 BITGET = "/api/v2/mix/market/"
+DERIBIT_SUMMARY = "/api/v2/public/get_book_summary_by_currency"
 USDT_FUTURES = ("productType", "USDT-FUTURES")
 
 SCALES: dict[str, VenueScale] = {
@@ -223,6 +225,25 @@ SCALES: dict[str, VenueScale] = {
             ),
         ),
         VenueScale("bingx", Rows(_r("bingx", "/openApi/swap/v2/quote/premiumIndex"), ("data",), "symbol")),
+        VenueScale(
+            "deribit",
+            Rows(
+                _r("deribit", DERIBIT_SUMMARY, ("currency", "BTC"), ("kind", "future")),
+                ("result",),
+                "instrument_name",
+            ),
+            (
+                Rows(
+                    _r(
+                        "deribit", "/api/v2/public/get_instruments", ("currency", "BTC"), ("expired", "false")
+                    ),
+                    ("result",),
+                    "instrument_name",
+                    ("base_currency",),
+                    keep=_is(kind="future", settlement_period="perpetual"),
+                ),
+            ),
+        ),
         VenueScale(
             "krakenfutures",
             Rows(
@@ -348,6 +369,7 @@ REALISTIC: dict[str, int] = {
     "kucoin": 500,
     "htx": 250,
     "bingx": 600,
+    "deribit": 130,
     "krakenfutures": 300,
     "coinbaseintl": 100,
     "bitfinex": 100,
@@ -362,7 +384,8 @@ REALISTIC: dict[str, int] = {
     "cryptocom": 250,
 }
 """The `realistic` preset: round contract counts of the order of each venue's perpetual listing (our
-assumption for benchmarks, not a measured figure). A venue that already has more templates gets no
+assumption for benchmarks, not a measured figure; Deribit's from a third-party probe of 2026 in the
+exchange notes: 129 USDC perpetuals besides BTC's and ETH's). A venue that already has more templates gets no
 clones (Binance: 691 perpetuals trading)."""
 
 
@@ -441,15 +464,16 @@ def scaled(
     handlers: Mapping[tuple[str, str, str], Handler],
     counts: Mapping[str, int],
 ) -> tuple[dict[RouteKey, bytes], dict[tuple[str, str, str], Handler]]:
-    """The recordings and handlers with every venue of `counts` grown to that many contracts."""
+    """The recordings and handlers with every venue of `counts` grown to that many contracts (a venue
+    that already has as many templates stays as recorded)."""
     recordings, handlers = dict(recordings), dict(handlers)
     for venue, count in counts.items():
         scale = SCALES[_scalable(venue)]
-        documents = _grow(
-            scale, {rows.route: json.loads(recordings[rows.route]) for rows in _lists(scale)}, count
-        )
+        documents = {rows.route: json.loads(recordings[rows.route]) for rows in _lists(scale)}
+        if not _grow(scale, documents, count):
+            continue
         for route, document in documents.items():
-            recordings[route] = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+            recordings[route] = _encode(document)
         for lookup in scale.lookups:
             key = (venue, lookup.method, lookup.path)
             if key not in handlers:  # a venue's own handler of that path wins
@@ -457,27 +481,25 @@ def scaled(
     return recordings, handlers
 
 
+def _encode(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _lists(scale: VenueScale) -> tuple[Rows, ...]:
     return (scale.rates, *scale.joined)
 
 
-def _rows_of(document: Any, rows: Rows) -> list[Any] | dict[str, Any]:
+def _rows_of(document: Any, rows: Rows) -> list[Any]:
     node = document
     for step in rows.at:
         node = node[step]
-    if not isinstance(node, list | dict):
+    if not isinstance(node, list):
         raise TypeError(f"{rows.route.venue} {rows.route.path}: no row list at {rows.at}")
     return node
 
 
-def _key_of(row: Any, rows: Rows) -> Any:
-    return row[rows.key] if rows.key is not None else None
-
-
-def _by_key(container: list[Any] | dict[str, Any], rows: Rows) -> dict[Any, Any]:
-    if isinstance(container, dict):
-        return dict(container)
-    return {_key_of(row, rows): row for row in container}
+def _by_key(rows_list: list[Any], rows: Rows) -> dict[Any, Any]:
+    return {row[rows.key]: row for row in rows_list}
 
 
 def templates(scale: VenueScale, documents: Mapping[RouteKey, Any]) -> list[Any]:
@@ -510,7 +532,7 @@ def mark(value: Any, k: int, lead: str = "") -> Any:
 def _clone(row: Any, rows: Rows, k: int, lead: str) -> Any:
     twin = copy.deepcopy(row)
     for name in (rows.key, *rows.names):
-        if name is not None and ((isinstance(twin, dict) and name in twin) or isinstance(twin, list)):
+        if isinstance(twin, list) or name in twin:
             twin[name] = mark(twin[name], k, lead)
     for name in rows.ids:
         if name in twin:
@@ -519,36 +541,18 @@ def _clone(row: Any, rows: Rows, k: int, lead: str) -> Any:
     return twin
 
 
-def _grow(scale: VenueScale, documents: dict[RouteKey, Any], count: int) -> dict[RouteKey, Any]:
-    names = templates(scale, documents)
-    clones = min(max(0, count - len(names)), MAX_CLONES)
-    if not clones or not names:
-        return {}
-    for rows in _lists(scale):
-        container = _rows_of(documents[rows.route], rows)
-        listed = _by_key(container, rows)
-        for k in range(1, clones + 1):
-            template = listed.get(names[(k - 1) % len(names)])
-            if template is None:
-                continue  # an optional list without this template: nor the clone
-            if isinstance(container, dict):
-                container[mark(names[(k - 1) % len(names)], k, scale.lead)] = _clone(
-                    template, rows, k, scale.lead
-                )
-            else:
-                container.append(_clone(template, rows, k, scale.lead))
-    return documents
-
-
-def clone_names(venue: str, count: int, documents: Mapping[RouteKey, Any]) -> dict[str, str]:
-    """Clone symbol → its template's symbol, for `count` contracts of `venue` (recorded documents)."""
-    scale = SCALES[venue]
+def _grow(scale: VenueScale, documents: dict[RouteKey, Any], count: int) -> int:
+    """Append the clones to every list of `documents` (in place); returns how many contracts were added."""
     names = templates(scale, documents)
     clones = min(max(0, count - len(names)), MAX_CLONES) if names else 0
-    return {
-        mark(names[(k - 1) % len(names)], k, scale.lead): names[(k - 1) % len(names)]
-        for k in range(1, clones + 1)
-    }
+    for rows in _lists(scale):
+        rows_list = _rows_of(documents[rows.route], rows)
+        listed = _by_key(rows_list, rows)
+        for k in range(1, clones + 1):
+            template = listed.get(names[(k - 1) % len(names)])
+            if template is not None:  # an optional list without the template has no clone of it
+                rows_list.append(_clone(template, rows, k, scale.lead))
+    return clones
 
 
 _CLONE = re.compile(rf"{MARKER}(\d{{{MARKER_DIGITS}}})")
@@ -581,15 +585,18 @@ def _lookup_handler(
         document = json.loads(recordings[route])
         for path in lookup.renamed:
             _set(document, path, symbol)
-        return Reply(200, json.dumps(document, separators=(",", ":")).encode())
+        return Reply(200, _encode(document))
 
     return answer
 
 
 def _one_row_answer(document: Any, rows: Rows, row: Any) -> bytes:
+    """The bulk answer's envelope around one of its rows."""
+    if not rows.at:
+        return _encode([row])
     single = copy.copy(document)
     _set(single, rows.at, [row])
-    return json.dumps(single, separators=(",", ":"), ensure_ascii=False).encode()
+    return _encode(single)
 
 
 def _set(document: Any, path: Path, value: Any) -> None:

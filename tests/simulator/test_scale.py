@@ -258,6 +258,7 @@ def test_parse_scale_reads_presets_factors_and_counts():
         ("lots", "realistic"),
         ("0", "above 0"),
         ("nan", "above 0"),
+        ("101x", "at most 100"),
     ],
 )
 def test_parse_scale_refuses_what_it_cannot_do(text, says):

@@ -45,11 +45,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from funding_finder.recordings import load_json
+from funding_finder.simulator.routes import ROUTES, find_route
 from funding_finder.simulator.spec import Reply, RouteKey
 
 MARKER = "SIM"
 MARKER_DIGITS = 5
 MAX_CLONES = 10**MARKER_DIGITS - 1
+MAX_FACTOR = 100.0
 SYNTHETIC_ID_BASE = 1_000_000  # far above any venue's recorded market ids
 
 Path = tuple[str | int, ...]
@@ -394,8 +397,9 @@ clones (Binance: 691 perpetuals trading)."""
 
 def parse_scale(text: str, recorded: Mapping[str, int] | None = None) -> dict[str, int]:
     """`--scale` → {venue: contracts}. Items, comma-separated, later ones winning: `realistic` (the
-    preset), a factor (`3` or `3x`: every scalable venue at that many times its recorded rows), or
-    `venue=N` (N contracts). ValueError says what was wrong and which venues scale."""
+    preset), a factor (`3` or `3x`: every scalable venue at that many times its recorded contracts,
+    see `recorded_counts`), or `venue=N` (N contracts). ValueError says what was wrong, and which
+    venues scale."""
     counts: dict[str, int] = {}
     recorded = recorded if recorded is not None else recorded_counts()
     for item in (part.strip() for part in text.split(",")):
@@ -438,16 +442,13 @@ def _factor(item: str) -> float:
         raise ValueError(
             f"expected 'realistic', a factor such as 3, or VENUE=CONTRACTS; got {item!r}"
         ) from None
-    if not (math.isfinite(factor) and 0 < factor <= 1000):
-        raise ValueError(f"a factor must be above 0 and at most 1000, got {item!r}")
+    if not (math.isfinite(factor) and 0 < factor <= MAX_FACTOR):
+        raise ValueError(f"a factor must be above 0 and at most {MAX_FACTOR:g}, got {item!r}")
     return factor
 
 
 def recorded_documents(venue: str) -> dict[RouteKey, Any]:
     """The recorded documents of the lists `venue` scales, parsed."""
-    from funding_finder.recordings import load_json
-    from funding_finder.simulator.routes import ROUTES
-
     return {rows.route: load_json(venue, ROUTES[rows.route]) for rows in _lists(SCALES[venue])}
 
 
@@ -561,8 +562,6 @@ _CLONE = re.compile(rf"{MARKER}(\d{{{MARKER_DIGITS}}})")
 def _lookup_handler(
     scale: VenueScale, lookup: Lookup, recordings: Mapping[RouteKey, bytes], documents: Mapping[RouteKey, Any]
 ) -> Handler:
-    from funding_finder.simulator.routes import find_route
-
     venue = scale.venue
     source = lookup.rows
     by_symbol = _by_key(_rows_of(documents[source.route], source), source) if source is not None else {}

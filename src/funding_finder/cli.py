@@ -731,15 +731,27 @@ def _faults(pairs: Sequence[str]) -> dict[str, str]:
     "--fault", "faults", multiple=True, help="VENUE=KIND: html, http500, drop, hang, truncated, empty."
 )
 @click.option("--seed", type=int, default=None, help="Seed of the latency draws.")
+@click.option(
+    "--scale",
+    "scale_text",
+    default="",
+    help="Grow venues to realistic contract counts with synthetic SIMnnnnn clones: 'realistic', "
+    "a factor (3), or VENUE=N,... (default: as recorded).",
+)
 def simulate(
-    host: str, port: int, latency_ms: float | None, faults: tuple[str, ...], seed: int | None
+    host: str, port: int, latency_ms: float | None, faults: tuple[str, ...], seed: int | None, scale_text: str
 ) -> None:
     """Serve the recorded venue responses at the venues' real paths, under their real limits."""
     from funding_finder.simulator import serve_forever
+    from funding_finder.simulator.scale import parse_scale
 
     checked = _faults(faults)
     try:
-        serve_forever(host=host, port=port, latency_ms=latency_ms, faults=checked, seed=seed)
+        scale = parse_scale(scale_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scale") from exc
+    try:
+        serve_forever(host=host, port=port, latency_ms=latency_ms, faults=checked, seed=seed, scale=scale)
     except OSError as exc:  # the port is taken, the address is not this machine's
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 

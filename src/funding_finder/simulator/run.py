@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from funding_finder.simulator.scale import describe
 from funding_finder.simulator.server import Simulator
 
 
@@ -37,23 +38,26 @@ def serve_forever(
     *,
     hang_s: float = 30.0,
     out: TextIO | None = None,
+    scale: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Serve until Ctrl-C or SIGTERM; print the URL at start and the stats summary at exit.
 
-    Returns the final stats.
+    `scale`: {venue: contracts}, see `simulator.scale`. Returns the final stats.
     """
     out = out or sys.stdout
     stop = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sim = Simulator(host, port, latency_ms, faults, seed, hang_s=hang_s)
+    sim = Simulator(host, port, latency_ms, faults, seed, hang_s=hang_s, scale=scale)
     started = time.monotonic()
     try:
         sim.start()
         print(f"simulator listening on {sim.url}", file=out)
         for venue in sim.venues:
             print(f"  {venue:<12} {sim.venue_url(venue)}", file=out)
+        for line in describe(sim.scale):
+            print(line, file=out)
         print(f"  stats        {sim.url}/_sim/stats", file=out, flush=True)
         while not stop.wait(0.2):
             pass

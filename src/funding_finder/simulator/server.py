@@ -35,6 +35,7 @@ from funding_finder.simulator.routes import (
     find_fallback,
     find_route,
 )
+from funding_finder.simulator.scale import scaled
 from funding_finder.simulator.window import Limiter
 
 _POLL_S = 0.05  # how often the serving loop notices stop()
@@ -133,6 +134,7 @@ class Simulator:
     `latency_ms`: None = log-normal around 150 ms, 0 = no delay, a number = log-normal around that
     median (`latency_sigma` 0 makes it fixed). `faults`: {venue: kind}. `hang_s`: delay of the "hang"
     fault. `clock`: arrival clock in seconds (monotonic). `limits`: the limits table (tests shrink it).
+    `scale`: {venue: contracts}, recordings grown with synthetic clones (`simulator.scale`); none by default.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class Simulator:
         latency_sigma: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         limits: Mapping[str, VenueLimits] = LIMITS,
+        scale: Mapping[str, int] | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.hang_s = hang_s
@@ -156,6 +159,8 @@ class Simulator:
         self._limits = limits
         self._limiter = Limiter(limits)
         self._recordings = {key: load_bytes(key.venue, name) for key, name in ROUTES.items()}
+        self.scale = dict(scale or {})
+        self._recordings, self._handlers = scaled(self._recordings, HANDLERS, self.scale)
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._server: _Server | None = None
@@ -300,7 +305,7 @@ class Simulator:
     def _answer(
         self, venue: str, method: str, path: str, query: str, params: Mapping[str, Any], fault: str | None
     ) -> Reply:
-        handler = HANDLERS.get((venue, method, path))
+        handler = self._handlers.get((venue, method, path))
         computed = handler(params) if handler is not None else None
         if computed is not None and computed.status != 200:
             return computed

@@ -138,7 +138,7 @@ def _backfill_venue(
     fan = fan_out(
         contracts,
         fetch,
-        workers=spec.workers,
+        workers=client.concurrency.allowed,
         thread_name_prefix=f"{spec.id}-history",
         on_result=write,
         stop=stop,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import quote as url_quote
@@ -289,6 +289,24 @@ def interval_hours(value: Any, unit_s: float, *, strict: bool = False) -> float 
     if amount is None or amount <= 0:
         return None
     return amount * unit_s / S_PER_HOUR
+
+
+def ms_of_iso(value: Any) -> int:
+    """An ISO-8601 time with its zone (`2025-12-08T16:00:00.219Z`, `2026-08-27T12:00:00Z`) as epoch ms;
+    TypeError / ValueError (a malformed row) when it is not a string or has no zone."""
+    if not isinstance(value, str):
+        raise TypeError(f"not a time: {value!r}")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without a zone: {value!r}")
+    return round(moment.timestamp() * 1000)
+
+
+def iso_of_ms(epoch_ms: int) -> str:
+    """Epoch ms as ISO-8601 UTC with milliseconds (`2025-12-08T16:00:00.219Z`), for venues whose time
+    parameters are ISO strings (dYdX `effectiveBeforeOrAt`)."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
 def text(value: Any) -> str:

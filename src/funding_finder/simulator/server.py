@@ -28,11 +28,11 @@ from funding_finder.simulator.latency import Latency
 from funding_finder.simulator.limits import LIMITS, VenueLimits
 from funding_finder.simulator.routes import (
     EMPTY_BODIES,
-    HANDLERS,
     ROUTES,
     VENUES,
     Reply,
     find_fallback,
+    find_handler,
     find_route,
 )
 from funding_finder.simulator.window import Limiter
@@ -300,11 +300,11 @@ class Simulator:
     def _answer(
         self, venue: str, method: str, path: str, query: str, params: Mapping[str, Any], fault: str | None
     ) -> Reply:
-        handler = HANDLERS.get((venue, method, path))
+        handler = find_handler(venue, method, path)
         computed = handler(params) if handler is not None else None
         if computed is not None and computed.status != 200:
             return computed
-        route = None if handler is not None else find_route(venue, method, path, params)
+        route = None if computed is not None else find_route(venue, method, path, params)
         if computed is not None or route is not None:
             recorded = computed.body if computed is not None else self._recordings[route]
             if fault == "truncated":

@@ -37,7 +37,7 @@ from funding_finder.store import Store
 MEDIAN_LATENCY_MS = 150.0
 DAYS = 30
 END = datetime(2026, 7, 13, tzinfo=UTC)
-VENUES = ("binance", "okx", "bybit", "hyperliquid", "dydx", "krakenfutures", "aster", "cryptocom")
+VENUES = ("binance", "okx", "bybit", "hyperliquid", "dydx", "krakenfutures", "woox", "aster", "cryptocom")
 
 
 def venue_floor_s(result: VenueBackfill) -> tuple[float, str]:

@@ -267,6 +267,17 @@ CASES = [
         1,
     ),
     Case(
+        "woox",
+        "PERP_BTC_USDT",
+        datetime(2025, 7, 5, tzinfo=UTC),
+        30,
+        lambda: [
+            (_s(r["fundingRateTimestamp"]), float(r["fundingRate"]), float(r["markPrice"]))
+            for r in _rows("woox", "v3-public-fundingRateHistory.json", at=lambda b: b["data"]["rows"])
+        ],
+        1,
+    ),
+    Case(
         "cryptocom",
         "BTCUSD-PERP",
         datetime(2026, 8, 28, tzinfo=UTC),

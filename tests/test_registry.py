@@ -112,6 +112,7 @@ HISTORY_SAMPLES = {
     "dydx": "BTC-USD",
     "krakenfutures": "PF_XBTUSD",
     "cryptocom": "BTCUSD-PERP",
+    "woox": "PERP_BTC_USDT",
 }
 """Per venue with a history endpoint, a contract whose history is recorded."""
 

@@ -160,7 +160,7 @@ def _backfill_venue(
     fan = fan_out(
         contracts,
         fetch,
-        workers=spec.workers,
+        workers=history.workers or spec.workers,
         thread_name_prefix=f"{spec.id}-history",
         on_result=write,
         stop=stop,

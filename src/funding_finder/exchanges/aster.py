@@ -107,7 +107,7 @@ SPEC = VenueSpec(
     check_envelope=check_envelope,
     workers=3,
     usage_headers={"X-MBX-USED-WEIGHT-1M": "REQUEST_WEIGHT"},
-    history=binance_history(VENUE, HISTORY, "/fapi/v1/fundingRate"),
+    history=binance_history(VENUE, HISTORY, "/fapi/v1/fundingRate", workers=6),  # 40 calls a second
 )
 
 

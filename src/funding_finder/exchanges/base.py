@@ -74,6 +74,8 @@ class HistorySpec:
     "none" (one call answers the whole history: Kraken). A page with fewer than `page_rows` rows (good
     and malformed) ends the contract. `parse(payload, native_symbol)` returns the page's events;
     `covers` says which stored contracts this endpoint has history for (one family of a venue, say).
+    `workers` is how many contracts' calls may be in flight at once (None: the venue's cycle `workers`),
+    sized so that the venue's limit, not the round trip, sets the pace.
     """
 
     endpoint: Endpoint
@@ -82,6 +84,7 @@ class HistorySpec:
     parse: Callable[[Any, str], Parsed[SettledFunding]]
     covers: Callable[[FundingRate], bool] = lambda row: True
     paging: Paging = "forward"
+    workers: int | None = None
 
     def request(self, native_symbol: str, start_ms: int, end_ms: int) -> Endpoint:
         """The call for one page of `native_symbol` from `start_ms` to `end_ms` (epoch ms, inclusive),
@@ -102,6 +105,7 @@ def binance_history(
     *,
     page_rows: int = 1000,
     covers: Callable[[FundingRate], bool] = lambda row: True,
+    workers: int | None = None,
 ) -> HistorySpec:
     """The Binance-style `fundingRate` history (Binance USDⓈ-M and Aster): `symbol`, `startTime`, `endTime`
     (epoch ms, inclusive) and `limit` (rows, at most 1000), oldest first, so it pages forward."""
@@ -116,6 +120,7 @@ def binance_history(
         },
         parse=lambda payload, symbol: parse_binance_history(venue, name, payload, symbol),
         covers=covers,
+        workers=workers,
     )
 
 

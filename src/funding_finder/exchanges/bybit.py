@@ -132,6 +132,7 @@ SPEC = VenueSpec(
         },
         parse=lambda payload, symbol: parse_history(payload, symbol),
         paging="backward",
+        workers=8,  # 600 per 5 s is 120 calls a second: the round trip, not the limit, would pace fewer
     ),
 )
 

@@ -83,6 +83,7 @@ SPEC = VenueSpec(
         },
         parse=lambda payload, ticker: parse_history(payload, ticker),
         paging="backward",
+        workers=3,  # 100 per 10 s: 10 calls a second, about 2 in flight at a 150 ms round trip
     ),
 )
 

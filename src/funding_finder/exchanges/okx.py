@@ -110,6 +110,7 @@ SPEC = VenueSpec(
         },
         parse=lambda payload, inst_id: parse_history(payload, inst_id),
         paging="backward",
+        workers=8,  # the limit is per instrument: contracts do not wait on each other
     ),
 )
 

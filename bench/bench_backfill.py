@@ -111,7 +111,8 @@ def section(figures: dict) -> str:
             "its 50 ms window pad; the floor counts the full capacity. Venues whose floor is one round trip",
             "(no limit binds) show the fan-out's own pace. Hyperliquid is charged 45 weight a call (20 plus",
             "1 per 20 rows of a full page, the answer's size being unknown before it arrives), so its 1200",
-            "per minute binds hardest.",
+            "per minute binds hardest and sets the length of the whole run (the gate uses 1080 of it).",
+            "Bybit, OKX and Aster, whose limits do not bind, are paced by their history workers.",
             "<!-- backfill:end -->",
         ]
     )

@@ -10,7 +10,7 @@ import pytest
 
 from funding_finder.backfill import backfill
 from funding_finder.collector import Collector, CollectorConfig
-from funding_finder.exchanges import binance, dydx
+from funding_finder.exchanges import binance, dydx, get_venue
 from funding_finder.model import make_rate
 from funding_finder.recordings import load_json
 from funding_finder.simulator import Simulator
@@ -371,8 +371,10 @@ def test_every_venue_resumes_and_adds_nothing(venue_store, sim):
     stored = store.events(case.venue, case.symbol)
     sim.reset()
     again = run(store, sim, case)
-    # one call for the days before the oldest stored settlement, one after the newest: nothing new
-    assert (again.requests, again.events, again.failures) == (2, 0, {})
+    # one call for the days before the oldest stored settlement, one after the newest (Kraken's one call
+    # answers both): nothing new
+    calls = 1 if get_venue(case.venue).SPEC.history.paging == "none" else 2
+    assert (again.requests, again.events, again.failures) == (calls, 0, {})
     assert store.events(case.venue, case.symbol) == stored and sim.stats()["total_violations"] == 0
 
 
@@ -436,3 +438,26 @@ def test_venues_run_side_by_side_and_report_progress_per_venue(tmp_path, sim):
         assert sum(c[2] for c in mine) == result.events and {c[3] for c in mine} == {result.contracts}
     assert sim.stats()["total_violations"] == 0
     made.close()
+
+
+KRAKEN = next(case for case in CASES if case.venue == "krakenfutures")
+
+
+@pytest.mark.parametrize("venue_store", [KRAKEN], ids=["krakenfutures"], indirect=True)
+def test_a_one_call_history_adds_only_what_lies_outside_the_stored_span(venue_store, sim):
+    _, store = venue_store
+    config = venue_config(sim, "krakenfutures")
+    early = datetime(2026, 8, 27, 14, 30, tzinfo=UTC)
+    backfill(store, ["krakenfutures"], 1, config, now=early, symbols={"PF_XBTUSD"})
+    assert [e.funding_time.hour for e in store.events("krakenfutures", "PF_XBTUSD")] == [12, 13, 14]
+    [later] = backfill(store, ["krakenfutures"], 2, config, now=KRAKEN.end, symbols={"PF_XBTUSD"})
+    assert (later.requests, later.events) == (1, 3)  # one call; 15:00, 16:00, 17:00 are new
+    events = store.events("krakenfutures", "PF_XBTUSD")
+    assert [(e.funding_time.hour, e.interval_hours) for e in events] == [
+        (12, None),
+        (13, 1.0),
+        (14, 1.0),
+        (15, 1.0),  # from the stored 14:00 settlement
+        (16, 1.0),
+        (17, 1.0),
+    ]

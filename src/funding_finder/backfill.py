@@ -144,10 +144,17 @@ def _backfill_venue(
         stored = spans.get(symbol)
         if stored is None:
             return with_intervals(_pages(client, history, symbol, first_ms, last_ms))
-        # what is stored is not fetched again: only the range before it and the range after it
+        # what is stored is not fetched again: only the range before it and the range after it (a venue
+        # whose one call answers the whole history is called once, its stored span left out)
         oldest, newest = stored
-        before = _pages(client, history, symbol, first_ms, _ms(oldest) - 1) if first_ms < _ms(oldest) else []
-        after = _pages(client, history, symbol, max(first_ms, _ms(newest) + 1), last_ms)
+        if history.paging == "none":
+            every = _pages(client, history, symbol, first_ms, last_ms)
+            before = [event for event in every if event.funding_time < oldest]
+            after = [event for event in every if event.funding_time > newest]
+        else:
+            early = first_ms < _ms(oldest)
+            before = _pages(client, history, symbol, first_ms, _ms(oldest) - 1) if early else []
+            after = _pages(client, history, symbol, max(first_ms, _ms(newest) + 1), last_ms)
         return with_intervals(before) + with_intervals(after, newest)
 
     def write(symbol: str, events: list[SettledFunding]) -> None:

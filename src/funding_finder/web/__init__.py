@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from funding_finder.store import Store
@@ -29,13 +30,28 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+class HtmlSafeJSON(DefaultJSONProvider):
+    """JSON whose strings carry `<`, `>`, `&` and `'` as `\\u` escapes: the same values once parsed,
+    but a venue string can never close a tag if a client pastes an answer into a page."""
+
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        return (
+            text.replace("<", "\\u003c")
+            .replace(">", "\\u003e")
+            .replace("&", "\\u0026")
+            .replace("'", "\\u0027")
+        )
+
+
 def create_app(db: str | Store, **options: Any) -> Flask:
     """The dashboard and API over `db`: a SQLite path or database URL, or an open `Store` (shared with
     a collector in the same process). `options` are Flask settings (`TESTING=True`, ...)."""
     app = Flask(__name__)
-    app.config.update(JSON_SORT_KEYS=False)
+    app.json = HtmlSafeJSON(app)
     app.config.update(options)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     store = db if isinstance(db, Store) else Store(db)
     app.extensions["funding_finder"] = Reader(store)
     app.register_blueprint(api.blueprint)

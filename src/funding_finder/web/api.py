@@ -202,4 +202,5 @@ def venues_health() -> Response:
     params.only_known(request.args, ("cycles",))
     count = params.integer(request.args, "cycles", 48, 1, 1000)
     now = reader().clock()
-    return jsonify({"cycles": count, "venues": [health_json(h, now) for h in reader().health(count)]})
+    health = reader().health(reader().cycles(count))
+    return jsonify({"cycles": count, "venues": [health_json(h, now) for h in health]})

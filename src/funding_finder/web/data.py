@@ -219,9 +219,9 @@ class Reader:
     def cycles(self, limit: int, offset: int = 0) -> list[CycleRecord]:
         return self.store.cycle_page(limit, offset)
 
-    def health(self, cycles: int) -> list[VenueHealth]:
-        """Per venue seen in the last `cycles` cycles or in the latest rows, by venue id."""
-        records = list(reversed(self.store.cycle_page(cycles)))  # oldest first
+    def health(self, records: Sequence[CycleRecord]) -> list[VenueHealth]:
+        """Per venue seen in the given cycles (`cycles()`) or in the latest rows, by venue id."""
+        records = sorted(records, key=lambda record: record.id)  # oldest first
         now_rows: dict[str, list[FundingRate]] = {}
         for row in self.latest():
             now_rows.setdefault(row.exchange, []).append(row)

@@ -122,7 +122,7 @@ def events_chart(events: list[Any]) -> dict[str, Any]:
     return chart_data(series)
 
 
-@blueprint.get("/asset/<asset>")
+@blueprint.get("/asset/<path:asset>")  # an asset name may hold a slash
 def asset(asset: str) -> str:
     if len(asset) > 64:
         abort(404)
@@ -156,7 +156,7 @@ def venues() -> str:
     records = reader().cycles(count)
     return render_template(
         "venues.html",
-        health=reader().health(count),
+        health=reader().health(records),
         cycles=records[:10],
         count=count,
         failures_chart=failures_over_time(records),

@@ -142,7 +142,7 @@ def asset(asset: str) -> str:
         days=days,
         day_choices=CHART_DAYS,
         bucket_min=bucket_ms // 60_000,
-        chart=chart_data(reader().store.rate_series(contracts, since, bucket_ms)),
+        history_chart=chart_data(reader().store.rate_series(contracts, since, bucket_ms)),
         events_chart=events_chart(events),
         events=len(events),
         rate_per_hour=rate_per_hour,

@@ -26,7 +26,7 @@ from funding_finder.arbitrage import (
     rate_per_hour,
     with_persistence,
 )
-from funding_finder.model import FLAG_STALE, FundingRate
+from funding_finder.model import FLAG_STALE, HOURS_PER_YEAR, FundingRate
 from funding_finder.store import CycleRecord, Store, VenueRun
 
 T = TypeVar("T")
@@ -192,6 +192,14 @@ class Reader:
         key = ("page", filters, hold_hours, tuple(sorted(fees.items())), history_days, limit, offset)
         return OpportunityPage(len(scan.opportunities), scan.excluded, self._cached(key, page))
 
+    def chart(self, contracts: Sequence[tuple[str, str]], since: datetime, bucket_ms: int) -> dict[str, Any]:
+        """Chart columns (`chart_data`) of the contracts' rate per hour from `since`, in `bucket_ms`
+        buckets; `since` is floored to a bucket so that the chart is computed once per data version."""
+        since_ms = int(since.timestamp() * 1000) // bucket_ms * bucket_ms
+        start = datetime.fromtimestamp(since_ms / 1000, UTC)
+        key = ("chart", tuple(contracts), since_ms, bucket_ms)
+        return self._cached(key, lambda: chart_data(self.store.rate_series(contracts, start, bucket_ms)))
+
     def asset_rows(self, asset: str) -> list[FundingRate]:
         """The latest row of every contract of one asset (case-insensitive), by rate per hour."""
         rows = [row for row in self.latest() if (row.asset or "").upper() == asset.upper()]
@@ -268,3 +276,19 @@ def failures_over_time(records: Sequence[CycleRecord]) -> dict[str, Any]:
             for kind in kinds
         },
     }
+
+
+def chart_data(series: dict[tuple[str, str], list[tuple[int, float]]]) -> dict[str, Any]:
+    """uPlot's columns: `x` in epoch seconds, one APR column (percent per year, simple: rate per hour ×
+    8760 × 100; presentation only) per contract with null where it has no point; labels are venue
+    strings (uPlot sets them as text, never as HTML)."""
+    times = sorted({t for points in series.values() for t, _ in points})
+    index = {t: i for i, t in enumerate(times)}
+    columns, labels = [], []
+    for (exchange, native_symbol), points in sorted(series.items()):
+        column: list[float | None] = [None] * len(times)
+        for t, per_hour in points:
+            column[index[t]] = round(per_hour * HOURS_PER_YEAR * 100, 4)
+        columns.append(column)
+        labels.append(f"{exchange} {native_symbol}")
+    return {"x": [t / 1000 for t in times], "series": columns, "labels": labels}

@@ -12,9 +12,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from funding_finder.arbitrage import rate_per_hour
-from funding_finder.model import HOURS_PER_YEAR
 from funding_finder.web import params
-from funding_finder.web.data import RATE_SORTS, Reader, failures_over_time
+from funding_finder.web.data import RATE_SORTS, Reader, chart_data, failures_over_time
 from funding_finder.web.filters import ALLOWABLE_FLAGS, opportunity_filters, rate_query
 
 blueprint = Blueprint("pages", __name__)
@@ -94,22 +93,6 @@ def _bucket_ms(days: int) -> int:
     return next((b for b in CHART_BUCKETS_MS if span_ms / b <= CHART_POINTS), CHART_BUCKETS_MS[-1])
 
 
-def chart_data(series: dict[tuple[str, str], list[tuple[int, float]]]) -> dict[str, Any]:
-    """uPlot's columns: `x` in epoch seconds, one APR column (percent per year, simple: rate per hour ×
-    8760 × 100) per contract with null where it has no point; labels are venue strings (uPlot sets
-    them as text, never as HTML)."""
-    times = sorted({t for points in series.values() for t, _ in points})
-    index = {t: i for i, t in enumerate(times)}
-    columns, labels = [], []
-    for (exchange, native_symbol), points in sorted(series.items()):
-        column: list[float | None] = [None] * len(times)
-        for t, per_hour in points:
-            column[index[t]] = round(per_hour * HOURS_PER_YEAR * 100, 4)
-        columns.append(column)
-        labels.append(f"{exchange} {native_symbol}")
-    return {"x": [t / 1000 for t in times], "series": columns, "labels": labels}
-
-
 def events_chart(events: list[Any]) -> dict[str, Any]:
     """Settled funding as APR points (percent per year) per contract; only events with an interval."""
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
@@ -144,7 +127,7 @@ def asset(asset: str) -> str:
         day_choices=CHART_DAYS,
         bucket_min=bucket_ms // 60_000,
         history_chart={
-            **chart_data(reader().store.rate_series(contracts, since, bucket_ms)),
+            **reader().chart(contracts, since, bucket_ms),
             "range": window,
         },
         events_chart={**events_chart(events), "range": window},

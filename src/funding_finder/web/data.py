@@ -24,10 +24,10 @@ from funding_finder.arbitrage import (
     Scan,
     find_opportunities,
     rate_per_hour,
-    with_persistence,
 )
 from funding_finder.model import FLAG_STALE, HOURS_PER_YEAR, FundingRate
 from funding_finder.store import CycleRecord, Store, VenueRun
+from funding_finder.web.persistence import PersistenceCache
 
 T = TypeVar("T")
 
@@ -138,6 +138,7 @@ class Reader:
         self.store = store
         self.clock = clock
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self.persistence = PersistenceCache(store)
         self._lock = threading.Lock()
 
     def _cached(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -185,9 +186,7 @@ class Reader:
 
         def page() -> list[Opportunity]:
             shown = scan.opportunities[offset : offset + limit]
-            since = self.clock() - timedelta(days=history_days)
-            history = self.store.rate_history({k for o in shown for k in (o.long.key, o.short.key)}, since)
-            return [with_persistence(opportunity, history) for opportunity in shown]
+            return self.persistence.apply(shown, self.clock() - timedelta(days=history_days))
 
         key = ("page", filters, hold_hours, tuple(sorted(fees.items())), history_days, limit, offset)
         return OpportunityPage(len(scan.opportunities), scan.excluded, self._cached(key, page))

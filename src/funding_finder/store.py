@@ -596,6 +596,40 @@ class Store:
             for h in heads
         ]
 
+    def events_page(
+        self,
+        contracts: Iterable[tuple[str, str]],
+        since: datetime,
+        until: datetime,
+        limit: int,
+        offset: int = 0,
+    ) -> list[SettledFunding]:
+        """At most `limit` settlement events of the given contracts in [since, until), after skipping
+        `offset`, by contract then time (the primary key's order)."""
+        columns = funding_events.c
+        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
+        if not terms:
+            return []
+        query = (
+            select(funding_events)
+            .where(or_(*terms), columns.funding_time_ms >= _ms(since), columns.funding_time_ms < _ms(until))
+            .order_by(columns.exchange, columns.native_symbol, columns.funding_time_ms)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            return [
+                SettledFunding(
+                    r.exchange,
+                    r.native_symbol,
+                    _dt(r.funding_time_ms),
+                    r.funding_rate,
+                    r.interval_hours,
+                    r.mark_price,
+                )
+                for r in conn.execute(query)
+            ]
+
 
 def _meta(conn: Connection, key: str) -> int | None:
     return conn.execute(select(store_meta.c.value).where(store_meta.c.key == key)).scalar()

@@ -74,7 +74,11 @@ def rates() -> Response:
     query = rate_query(request.args, reader().exchanges())
     limit, offset = params.page(request.args, 100)
     rows = reader().rates(query)
-    return _page([rate_json(r) for r in rows[offset : offset + limit]], limit, offset, total=len(rows))
+    as_json = reader().cached(
+        "rate_json", lambda: {(r.exchange, r.native_symbol): rate_json(r) for r in reader().latest()}
+    )
+    shown = [as_json[(r.exchange, r.native_symbol)] for r in rows[offset : offset + limit]]
+    return _page(shown, limit, offset, total=len(rows))
 
 
 OPPORTUNITY_PARAMS = (
@@ -146,8 +150,8 @@ def event_json(event: SettledFunding) -> dict[str, Any]:
 def history_events() -> Response:
     """Settled funding (from `backfill`) of one contract or asset."""
     contracts, since, until, limit, offset = _history_window(request.args)
-    events = reader().events(contracts, since, until)
-    return _page([event_json(e) for e in events[offset : offset + limit + 1]], limit, offset)
+    events = reader().events(contracts, since, until, limit + 1, offset)
+    return _page([event_json(e) for e in events], limit, offset)
 
 
 def cycle_json(record: CycleRecord) -> dict[str, Any]:

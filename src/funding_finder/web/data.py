@@ -25,9 +25,9 @@ from funding_finder.arbitrage import (
     find_opportunities,
     rate_per_hour,
 )
-from funding_finder.model import FLAG_STALE, HOURS_PER_YEAR, FundingRate
+from funding_finder.model import FLAG_STALE, HOURS_PER_YEAR, FundingRate, SettledFunding
 from funding_finder.store import CycleRecord, Store, VenueRun
-from funding_finder.web.persistence import PersistenceCache
+from funding_finder.web.persistence import ANCHOR_LAG, PersistenceCache
 
 T = TypeVar("T")
 
@@ -139,9 +139,13 @@ class Reader:
         self.clock = clock
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self.persistence = PersistenceCache(store)
+        self._series_state: dict[
+            Hashable, tuple[int, int, dict[tuple[str, str], list[tuple[int, float]]]]
+        ] = {}
+        """Per (contracts, bucket): (first bucket, first bucket not closed, the closed buckets' points)."""
         self._lock = threading.Lock()
 
-    def _cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()` once per (data version, key); the oldest entries go first."""
         full_key = (self.store.data_version(), key)
         with self._lock:
@@ -157,7 +161,7 @@ class Reader:
 
     def latest(self) -> list[FundingRate]:
         """The newest row of every contract, by exchange then native symbol."""
-        return self._cached("latest", self.store.latest_rates)
+        return self.cached("latest", self.store.latest_rates)
 
     def rates(self, query: RateQuery) -> list[FundingRate]:
         return sorted_rows((row for row in self.latest() if query.keeps(row)), query.sort, query.descending)
@@ -168,7 +172,7 @@ class Reader:
 
     def scan(self, filters: Filters, hold_hours: float, fees: dict[str, float]) -> Scan:
         key = ("scan", filters, hold_hours, tuple(sorted(fees.items())))
-        return self._cached(
+        return self.cached(
             key, lambda: find_opportunities(self.latest(), hold_hours=hold_hours, filters=filters, fees=fees)
         )
 
@@ -189,15 +193,43 @@ class Reader:
             return self.persistence.apply(shown, self.clock() - timedelta(days=history_days))
 
         key = ("page", filters, hold_hours, tuple(sorted(fees.items())), history_days, limit, offset)
-        return OpportunityPage(len(scan.opportunities), scan.excluded, self._cached(key, page))
+        return OpportunityPage(len(scan.opportunities), scan.excluded, self.cached(key, page))
 
     def chart(self, contracts: Sequence[tuple[str, str]], since: datetime, bucket_ms: int) -> dict[str, Any]:
-        """Chart columns (`chart_data`) of the contracts' rate per hour from `since`, in `bucket_ms`
-        buckets; `since` is floored to a bucket so that the chart is computed once per data version."""
+        """Chart columns (`chart_data`) of the contracts' rate per hour from `since` (floored to a bucket,
+        so that the chart is computed once per data version), in `bucket_ms` buckets."""
         since_ms = int(since.timestamp() * 1000) // bucket_ms * bucket_ms
-        start = datetime.fromtimestamp(since_ms / 1000, UTC)
         key = ("chart", tuple(contracts), since_ms, bucket_ms)
-        return self._cached(key, lambda: chart_data(self.store.rate_series(contracts, start, bucket_ms)))
+        return self.cached(key, lambda: chart_data(self._series(tuple(contracts), since_ms, bucket_ms)))
+
+    def _series(
+        self, contracts: tuple[tuple[str, str], ...], since_ms: int, bucket_ms: int
+    ) -> dict[tuple[str, str], list[tuple[int, float]]]:
+        """`Store.rate_series` from `since_ms`, reading again only the buckets that had not closed at the
+        previous call (a bucket is closed once it ends `ANCHOR_LAG` before the newest observation: every
+        row in it is committed). A week of 30-minute buckets is one page-bound read when first drawn and
+        then a few rows per contract a cycle."""
+        state_key = (contracts, bucket_ms)
+        with self._lock:
+            known = self._series_state.get(state_key)
+        if known is not None and known[0] <= since_ms < known[1]:
+            read_from, kept = known[1], {k: [p for p in v if p[0] >= since_ms] for k, v in known[2].items()}
+        else:
+            read_from, kept = since_ms, {}
+        fresh = self.store.rate_series(contracts, datetime.fromtimestamp(read_from / 1000, UTC), bucket_ms)
+        series = {k: kept.get(k, []) + fresh.get(k, []) for k in sorted({*kept, *fresh})}
+        wanted = set(contracts)
+        newest = max(
+            (r.observed_at for r in self.latest() if (r.exchange, r.native_symbol) in wanted), default=None
+        )
+        if newest is not None:
+            closed_ms = int((newest - ANCHOR_LAG).timestamp() * 1000) // bucket_ms * bucket_ms
+            closed = {k: [p for p in v if p[0] < closed_ms] for k, v in series.items()}
+            with self._lock:
+                self._series_state[state_key] = (since_ms, max(closed_ms, since_ms), closed)
+                while len(self._series_state) > CACHE_ENTRIES:
+                    self._series_state.pop(next(iter(self._series_state)))
+        return series
 
     def asset_rows(self, asset: str) -> list[FundingRate]:
         """The latest row of every contract of one asset (case-insensitive), by rate per hour."""
@@ -214,14 +246,16 @@ class Reader:
             return [(exchange, native_symbol)]
         return []
 
-    def events(self, contracts: Sequence[tuple[str, str]], since: datetime, until: datetime) -> list[Any]:
+    def events(
+        self,
+        contracts: Sequence[tuple[str, str]],
+        since: datetime,
+        until: datetime,
+        limit: int,
+        offset: int = 0,
+    ) -> list[SettledFunding]:
         """Stored settlement events of the contracts in [since, until), by contract then time."""
-        found = []
-        for exchange, native_symbol in contracts:
-            found += [
-                e for e in self.store.events(exchange, native_symbol) if since <= e.funding_time < until
-            ]
-        return found
+        return self.store.events_page(contracts, since, until, limit, offset)
 
     def cycles(self, limit: int, offset: int = 0) -> list[CycleRecord]:
         return self.store.cycle_page(limit, offset)

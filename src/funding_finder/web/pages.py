@@ -25,6 +25,8 @@ CHART_BUCKETS_MS = (300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_00
 """Chart resolutions (5 min to 4 h): the finest giving at most `CHART_POINTS` points per series."""
 CHART_POINTS = 400
 CHART_DAYS = (1, 3, 7, 14, 30)
+MAX_CHART_EVENTS = 20_000
+"""Settlement events drawn at most (30 days of every contract of an asset settling hourly is ~20,000)."""
 
 
 def reader() -> Reader:
@@ -118,7 +120,7 @@ def asset(asset: str) -> str:
     since = now - timedelta(days=days)
     bucket_ms = _bucket_ms(days)
     window = [since.timestamp(), now.timestamp()]  # the chart's x axis, epoch seconds
-    events = reader().events(contracts, since, now + timedelta(seconds=1))
+    events = reader().events(contracts, since, now + timedelta(seconds=1), MAX_CHART_EVENTS)
     return render_template(
         "asset.html",
         asset=rows[0].asset,

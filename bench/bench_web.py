@@ -242,13 +242,15 @@ def section(sizes: dict[str, int], results: list[dict[str, object]], count: int,
         "<!-- web:start -->",
         "## Web dashboard and API (issue 5)",
         "",
-        f"SQLite, {sizes['contracts']:,} contracts, {sizes['cycles']:,} cycles over {days:g} days (every 5 min "
-        f"for {FULL_DAYS} days, hourly before, as `downsample` leaves it): {sizes['rows']:,} rows, "
-        f"{sizes['events']:,} settled events. Command: `.venv/bin/python bench/bench_web.py --write` (filling "
-        f"the store took {sizes['fill_s']} s). Flask test client in process, {count} requests a route. *Warm*: "
-        "the page asked again with no new data (the app keeps what it derived per data version). *After a "
-        "cycle*: a new cycle of every contract committed before each request (untimed), so the latest rows, "
-        "the pairing and the persistence walk's new rows are read again. Milliseconds.",
+        f"SQLite, {sizes['contracts']:,} contracts, {sizes['cycles']:,} cycles over {days:g} days "
+        f"(every 5 min for {FULL_DAYS} days, hourly before, as `downsample` leaves it): "
+        f"{sizes['rows']:,} rows, {sizes['events']:,} settled events. "
+        "Command: `.venv/bin/python bench/bench_web.py --write` "
+        f"(filling the store took {sizes['fill_s']} s). Flask test client in process, {count} requests "
+        "a route. *Warm*: the page asked again with no new data (the app keeps what it derived per data "
+        "version). *After a cycle*: a new cycle of every contract committed before each request "
+        "(untimed), so the latest rows, the pairing, the chart's open buckets and the persistence walk's "
+        "new rows are read again. Milliseconds.",
         "",
         "| route | p50 warm | p95 warm | p50 after a cycle | p95 after a cycle |",
         "|---|---|---|---|---|",
@@ -262,8 +264,9 @@ def section(sizes: dict[str, int], results: list[dict[str, object]], count: int,
         "",
         f"Goal: the main pages answer in ≤ {GOAL_MS:.0f} ms p95. Slowest page p95: warm {worst['label']}, "
         f"{ms(worst['p95'])} ms; after a cycle {worst_cycle['label']}, {ms(worst_cycle['cycle_p95'])} ms.",
-        f"The first opportunities page of a freshly started app walks the whole {FULL_DAYS}-day window of the "
-        f"shown pairs once: {sizes['first_ms']:,.0f} ms (a page-bound read: each contract's rows lie in a "
+        "The first opportunities page of a freshly started app walks the whole "
+        f"{FULL_DAYS}-day window of the shown pairs once: {sizes['first_ms']:,.0f} ms (a page-bound read: "
+        "each contract's rows lie in a "
         "different database page per cycle); later cycles only read the rows after each pair's anchor "
         "(`web/persistence.py`).",
         "<!-- web:end -->",

@@ -6,7 +6,7 @@ Each page reads its filters with the same functions as the API route it mirrors,
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
@@ -25,6 +25,8 @@ CHART_BUCKETS_MS = (300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_00
 """Chart resolutions (5 min to 4 h): the finest giving at most `CHART_POINTS` points per series."""
 CHART_POINTS = 400
 CHART_DAYS = (1, 3, 7, 14, 30)
+EVENTS_KEPT_S = 60
+"""Seconds an asset's settled-events chart is kept (events are written by `backfill`, outside cycles)."""
 MAX_CHART_EVENTS = 20_000
 """Settlement events drawn at most (30 days of every contract of an asset settling hourly is ~20,000)."""
 
@@ -107,6 +109,14 @@ def events_chart(events: list[Any]) -> dict[str, Any]:
     return chart_data(series)
 
 
+def _events_chart(
+    contracts: list[tuple[str, str]], since: datetime, now: datetime
+) -> tuple[int, dict[str, Any]]:
+    """(events read, their chart) of the contracts from `since` to `now`."""
+    events = reader().events(contracts, since, now + timedelta(seconds=1), MAX_CHART_EVENTS)
+    return len(events), events_chart(events)
+
+
 @blueprint.get("/asset/<path:asset>")  # an asset name may hold a slash
 def asset(asset: str) -> str:
     if len(asset) > 64:
@@ -120,7 +130,12 @@ def asset(asset: str) -> str:
     since = now - timedelta(days=days)
     bucket_ms = _bucket_ms(days)
     window = [since.timestamp(), now.timestamp()]  # the chart's x axis, epoch seconds
-    events = reader().events(contracts, since, now + timedelta(seconds=1), MAX_CHART_EVENTS)
+    # Settled events come from `backfill`, which does not change the data version: kept a minute at most.
+    minute = int(now.timestamp() // EVENTS_KEPT_S)
+    events, events_data = reader().cached(
+        ("events-chart", tuple(contracts), days, minute),
+        lambda: _events_chart(contracts, since, now),
+    )
     return render_template(
         "asset.html",
         asset=rows[0].asset,
@@ -132,8 +147,8 @@ def asset(asset: str) -> str:
             **reader().chart(contracts, since, bucket_ms),
             "range": window,
         },
-        events_chart={**events_chart(events), "range": window},
-        events=len(events),
+        events_chart={**events_data, "range": window},
+        events=events,
         rate_per_hour=rate_per_hour,
         api_url=url_for("api.history_snapshots", asset=rows[0].asset),
     )

@@ -90,6 +90,9 @@ def test_venue_health_page_shows_every_venue(client):
     binance = cells(text, r'<td class="venue">binance</td>')
     assert binance[1].startswith("partial") and "bad_payload" in binance[6]
     assert 'id="failures-chart-data"' in text
+    gate = cells(text, r'<td class="venue">gate</td>')
+    (health,) = [v for v in client.get("/api/venues/health").get_json()["venues"] if v["exchange"] == "gate"]
+    assert gate[-1] == f"{health['latency_ms']['p95_ms']:.0f} ms" and gate[3] == str(health["rows_now"])
 
 
 @pytest.mark.parametrize(("url", "shown"), PAGES)

@@ -26,7 +26,7 @@ from funding_finder.web.filters import opportunity_filters, rate_query
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
-DEFAULT_HISTORY_DAYS = 7
+HISTORY_WINDOW_DAYS = 7
 """A history request without `since` starts this many days before `until`."""
 
 
@@ -120,7 +120,7 @@ def _history_window(args: Any) -> tuple[list[tuple[str, str]], Any, Any, int, in
     if asset is not None and (exchange is not None or native_symbol is not None):
         raise params.BadParameter("asset", "give asset, or exchange and native_symbol, not both")
     until = params.moment(args, "until") or reader().clock()
-    since = params.moment(args, "since") or until - timedelta(days=DEFAULT_HISTORY_DAYS)
+    since = params.moment(args, "since") or until - timedelta(days=HISTORY_WINDOW_DAYS)
     if since >= until:
         raise params.BadParameter("since", "must be before until")
     limit, offset = params.page(args, 500)

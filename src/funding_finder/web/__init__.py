@@ -3,7 +3,8 @@
 `create_app(db)` is the one entry point (`funding-finder serve` runs it under waitress; a process that
 also collects can pass its own `Store` and register more blueprints on the app). Pages are rendered on
 the server from Jinja templates; a small script of our own adds countdowns, a quick filter and the
-charts (uPlot, vendored in `static/`). Nothing is loaded from another host, so it works offline.
+charts (uPlot 1.6.32, the npm package `uplot`'s minified JS and CSS with its MIT licence, vendored in
+`static/`). Nothing is loaded from another host, so it works offline.
 
 Security: venue strings are untrusted. Templates autoescape and never mark venue data safe; data for
 scripts is embedded with `tojson` inside `<script type="application/json">` (which escapes `<`, `>`,

@@ -815,6 +815,9 @@ def serve(db: str, host: str, port: int, threads: int) -> None:
 
     store = _open_store(db, must_exist=True)
     app = create_app(store)
+    # The first opportunities page walks a week of history of its pairs (seconds on a large store);
+    # ask for it once in the background so that the first visitor finds it done.
+    threading.Thread(target=lambda: app.test_client().get("/"), name="web-warm-up", daemon=True).start()
     console.print(f"Funding Finder on http://{host}:{port}/  (API: /api/, OpenAPI: /api/openapi.json)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="funding-finder")

@@ -800,3 +800,25 @@ def demo(db: str, exchanges: str, latency_ms: float | None, top: int, log_level:
 def settings_command() -> None:
     """Print the settings table (Markdown), as in the README."""
     click.echo(markdown_table())
+
+
+@main.command()
+@option("db")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port.")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="waitress threads.")
+def serve(db: str, host: str, port: int, threads: int) -> None:
+    """The web dashboard and JSON API over the store (read only), served by waitress."""
+    import waitress
+
+    from funding_finder.web import create_app
+
+    store = _open_store(db, must_exist=True)
+    app = create_app(store)
+    console.print(f"Funding Finder on http://{host}:{port}/  (API: /api/, OpenAPI: /api/openapi.json)")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="funding-finder")
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    finally:
+        store.close()

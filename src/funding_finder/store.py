@@ -522,6 +522,84 @@ class Store:
             for head in heads
         ]
 
+    # --- reads for the web (funding_finder.web) ---------------------------------------------------
+    def data_version(self) -> tuple[int, int, int]:
+        """A cheap token that changes whenever a venue's rows are committed or old history is thinned:
+        (newest cycle with a committed venue, its committed venues, `downsampled_until_ms`). Two
+        primary-key lookups, so a reader can cache what it derived from the latest rows."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(select(func.max(venue_runs.c.cycle_id))).scalar() or 0
+            count = conn.execute(
+                select(func.count()).select_from(venue_runs).where(venue_runs.c.cycle_id == newest)
+            ).scalar()
+            return newest, int(count or 0), _meta(conn, "downsampled_until_ms") or 0
+
+    def history_page(
+        self, contracts: Iterable[tuple[str, str]], since: datetime, until: datetime, limit: int, offset: int
+    ) -> list[FundingRate]:
+        """At most `limit` stored rows of the given contracts observed in [since, until), after skipping
+        `offset`, by contract then time (the unique index's order, so no sort of the whole range)."""
+        columns = funding_rates.c
+        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
+        if not terms:
+            return []
+        query = (
+            select(funding_rates)
+            .where(or_(*terms), columns.observed_at_ms >= _ms(since), columns.observed_at_ms < _ms(until))
+            .order_by(columns.exchange, columns.native_symbol, columns.observed_at_ms)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            return [_rate_of(row) for row in conn.execute(query).mappings()]
+
+    def rate_series(
+        self, contracts: Iterable[tuple[str, str]], since: datetime, bucket_ms: int
+    ) -> dict[tuple[str, str], list[tuple[int, float]]]:
+        """Per contract, (bucket start in epoch ms, mean `funding_rate / interval_hours` of its rows in
+        that bucket, a fraction per hour), oldest first, from `since` on; rows without an interval are
+        left out. A chart's points, computed by the database so that a month stays a few hundred rows."""
+        columns = funding_rates.c
+        bucket = (columns.observed_at_ms // bucket_ms).label("bucket")
+        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
+        if not terms:
+            return {}
+        query = (
+            select(
+                columns.exchange,
+                columns.native_symbol,
+                bucket,
+                func.avg(columns.funding_rate / columns.interval_hours),
+            )
+            .where(or_(*terms), columns.observed_at_ms >= _ms(since), columns.interval_hours > 0)
+            .group_by(columns.exchange, columns.native_symbol, bucket)
+            .order_by(columns.exchange, columns.native_symbol, bucket)
+        )
+        series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        with self.engine.connect() as conn:
+            for exchange, native_symbol, index, mean in conn.execute(query):
+                series.setdefault((exchange, native_symbol), []).append((int(index) * bucket_ms, float(mean)))
+        return series
+
+    def cycle_page(self, limit: int, offset: int = 0) -> list[CycleRecord]:
+        """Like `cycles`, after skipping the `offset` newest cycles (the web API's pages)."""
+        with self.engine.connect() as conn:
+            query = select(cycles).order_by(cycles.c.id.desc()).limit(limit).offset(offset)
+            heads = conn.execute(query).mappings().all()
+            ids = [head["id"] for head in heads]
+            runs = conn.execute(
+                select(venue_runs).where(venue_runs.c.cycle_id.in_(ids)).order_by(venue_runs.c.exchange)
+            ).mappings()
+            by_cycle: dict[int, list[VenueRun]] = {cycle_id: [] for cycle_id in ids}
+            for run in runs:
+                by_cycle[run["cycle_id"]].append(_run_of(run))
+        return [
+            CycleRecord(
+                h["id"], _dt(h["started_at_ms"]), _dt(h["finished_at_ms"]), h["status"], by_cycle[h["id"]]
+            )
+            for h in heads
+        ]
+
 
 def _meta(conn: Connection, key: str) -> int | None:
     return conn.execute(select(store_meta.c.value).where(store_meta.c.key == key)).scalar()

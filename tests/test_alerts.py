@@ -6,15 +6,13 @@ BTC-PERP long at -0.008291 per hour, Kraken PI_XBTUSD short): net APR 73.24485 o
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from fakes import Receiver
 from funding_finder.alerts import (
     AlertConfig,
     Alerter,
@@ -33,40 +31,6 @@ from funding_finder.simulator import Simulator
 from funding_finder.store import Store, database_url, metadata
 
 PG_URL = os.environ.get("FUNDING_FINDER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-class Receiver:
-    """A webhook on 127.0.0.1 keeping every JSON body posted; answers `status` (settable)."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.posted: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posted.append(
-                    {"content_type": self.headers["Content-Type"], "path": self.path, **json.loads(body)}
-                )
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -224,3 +224,30 @@ def metrics_blueprint(
         return jsonify(body), status
 
     return blueprint
+
+
+def service_metrics(state: Any, alert_stats: Any | None = None) -> list[Metric]:
+    """Figures of the process that collects (`run`): its loop (a `service.ServiceState`) and its
+    alerts (an `alerts.AlertStats`, when rules are configured). Counters since the process started."""
+    collecting = _gauge("collecting", "1 while this process's collection loop runs.")
+    collecting.add_metric([], 1 if state.running else 0)
+    found: list[Metric] = [collecting]
+    for name, value, doc in (
+        ("service_cycles", state.cycles, "Cycles this process ran (skipped ones included)."),
+        ("service_failed_cycles", state.failed_cycles, "Cycles skipped: the database could not be written."),
+        ("service_skipped_slots", state.skipped_slots, "Slots missed because a cycle outlasted them."),
+    ):
+        counter = CounterMetricFamily(f"{PREFIX}_{name}", doc)
+        counter.add_metric([], value)
+        found.append(counter)
+    if alert_stats is not None:
+        for name, value, doc in (
+            ("alerts_fired", alert_stats.fired, "Conditions that started to stand (alerted once each)."),
+            ("alerts_resolved", alert_stats.resolved, "Alerted conditions that cleared."),
+            ("webhook_posts", alert_stats.webhook_posts, "POSTs made to the alert webhook."),
+            ("webhook_failures", alert_stats.webhook_failures, "Alert webhook POSTs that failed."),
+        ):
+            counter = CounterMetricFamily(f"{PREFIX}_{name}", doc)
+            counter.add_metric([], value)
+            found.append(counter)
+    return found

@@ -103,6 +103,11 @@ SETTINGS: dict[str, Setting] = {
             POSITIVE,
         ),
         Setting(
+            "config",
+            "",
+            "TOML file of alert rules and their webhook (`run`, `demo --serve`); none: no alerts.",
+        ),
+        Setting(
             "log_level",
             "WARNING",
             "Log level: DEBUG, INFO, WARNING or ERROR.",
@@ -124,7 +129,8 @@ def markdown_table() -> str:
         "|---|---|---|---|",
     ]
     for setting in SETTINGS.values():
-        lines.append(f"| `{setting.option}` | `{setting.env}` | `{setting.default}` | {setting.help} |")
+        default = f"`{setting.default}`" if setting.default != "" else "none"
+        lines.append(f"| `{setting.option}` | `{setting.env}` | {default} | {setting.help} |")
     lines.append(
         "| — | `FUNDING_FINDER_<ID>_URL` | the venue's own host | Replaces the scheme and host of venue "
         "`<ID>` (upper case), optionally with a path prefix; endpoint paths follow unchanged. |"

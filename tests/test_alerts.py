@@ -265,3 +265,17 @@ def test_an_unreadable_or_invalid_file_is_a_config_error(tmp_path):
     bad.write_text("[[stale]\nminutes = 5\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_config(bad)
+
+
+def test_the_readme_sample_config_parses():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    sample = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(__import__("tomllib").loads(sample), "README")
+    assert config.webhook_url == "http://127.0.0.1:9000/hook"
+    assert config.rules == (
+        NetAprRule(above=0.3, asset="BTC", exchanges=frozenset({"binance", "okx", "bybit"})),
+        FailureRateRule(above_pct=20.0, cycles=12, venue="okx"),
+        StaleRule(minutes=15.0),
+    )

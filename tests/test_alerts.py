@@ -200,6 +200,16 @@ def test_stale_rule_counts_minutes_since_the_last_live_rows(store):
         conn.execute(alert_state.delete())
     fired, _ = Alerter(AlertConfig((only_gate,)), store, now=later.now).run()
     assert [c.key for c in fired] == ["stale>=10min:gate"]
+    # a second cycle repeats hyperliquid's recorded values: not live, so its last live rows stay the
+    # first cycle's
+    with Simulator(latency_ms=0) as sim:
+        Collector(store, venues, CollectorConfig(base_urls={v: sim.venue_url(v) for v in venues})).run_cycle()
+    second, first = store.cycles(2)
+    assert {run.exchange: run.live for run in second.venues} == {"gate": False, "hyperliquid": False}
+    assert venue_liveness(store) == {
+        "gate": (first.started_at, None),
+        "hyperliquid": (first.started_at, first.started_at),
+    }
 
 
 SAMPLE = """

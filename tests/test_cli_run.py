@@ -240,3 +240,34 @@ def test_run_help_names_the_service_options():
     assert result.exit_code == 0
     for name in ("--every", "--host", "--port", "--config", "FUNDING_FINDER_CONFIG"):
         assert name in result.output
+
+
+def test_serve_has_metrics_and_healthz_of_the_database(tmp_path):
+    db = tmp_path / "funding.db"
+    with Simulator(latency_ms=0) as sim:
+        env = {"FUNDING_FINDER_GATE_URL": sim.venue_url("gate")}
+        result = CliRunner(env=env).invoke(
+            main, ["collect", "--once", "--db", str(db), "--exchanges", "gate"]
+        )
+    assert result.exit_code == 0, result.output
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    service = Service(["serve", "--db", str(db), "--port", str(port)], {})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                health = requests.get(f"{url}/healthz", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert health.status_code == 200 and "collecting" not in health.json()  # serve does not collect
+        text = requests.get(f"{url}/metrics", timeout=5).text
+        assert metric(text, "funding_finder_venue_rows", exchange="gate") == len(
+            load_json("gate", GATE_CONTRACTS)
+        )
+        assert metric(text, "funding_finder_cycles_total", status="partial") == 1
+    finally:
+        service.process.terminate()
+        service.process.wait(timeout=10)

@@ -29,19 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    MetaData,
-    String,
-    Table,
-    Text,
-    delete,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import BigInteger, Boolean, Column, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy import update as sql_update
 
 from funding_finder.arbitrage import Filters, find_opportunities
@@ -294,26 +282,25 @@ def failure_rate_conditions(rule: FailureRateRule, store: Store) -> list[Conditi
 
 def venue_liveness(store: Store) -> dict[str, tuple[datetime, datetime | None]]:
     """Per venue of the newest finished cycle: (when it was first collected, when it last brought
-    live rows, or None) — cycle start times."""
-    runs, cycles = runs_table.c, cycles_table.c
+    live rows, or None) — cycle start times.
+
+    Two small queries per venue, each read along the (cycle_id, exchange) key from one end and
+    stopped at the first match, so a long history is not scanned while the venue is live."""
     newest = store.cycles(1, finished_only=True)
     if not newest:
         return {}
-    current = [run.exchange for run in newest[0].venues]
-    joined = runs_table.join(cycles_table, runs.cycle_id == cycles.id)
-    first = select(runs.exchange, func.min(cycles.started_at_ms)).select_from(joined)
-    first = first.where(runs.exchange.in_(current)).group_by(runs.exchange)
-    live = select(runs.exchange, func.max(cycles.started_at_ms)).select_from(joined)
-    live = live.where(runs.exchange.in_(current), runs.rows > 0, runs.live.is_not(False))
-    live = live.group_by(runs.exchange)
+    runs = runs_table.c
+    started = select(cycles_table.c.started_at_ms).where(cycles_table.c.id == runs.cycle_id)
+    found = {}
     with store.engine.connect() as conn:
-        first_ms = dict(conn.execute(first).all())
-        live_ms = dict(conn.execute(live).all())
-    return {
-        venue: (_dt(first_ms[venue]), _dt(live_ms[venue]) if venue in live_ms else None)
-        for venue in current
-        if venue in first_ms
-    }
+        for run in newest[0].venues:
+            mine = select(started.scalar_subquery()).where(runs.exchange == run.exchange)
+            first_ms = conn.execute(mine.order_by(runs.cycle_id).limit(1)).scalar()
+            live = mine.where(runs.rows > 0, runs.live.is_not(False)).order_by(runs.cycle_id.desc())
+            live_ms = conn.execute(live.limit(1)).scalar()
+            if first_ms is not None:
+                found[run.exchange] = (_dt(first_ms), _dt(live_ms) if live_ms is not None else None)
+    return found
 
 
 def _dt(epoch_ms: int) -> datetime:

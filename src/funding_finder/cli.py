@@ -1,4 +1,4 @@
-"""The `funding-finder` command line: collect, rates, cycles, exchanges, simulate, demo, settings."""
+"""The `funding-finder` command line: collect, run, rates, cycles, exchanges, simulate, demo, settings."""
 
 from __future__ import annotations
 
@@ -839,10 +839,12 @@ def serve(db: str, host: str, port: int, threads: int) -> None:
     """The web dashboard and JSON API over the store (read only), served by waitress."""
     import waitress
 
+    from funding_finder.metrics import metrics_blueprint
     from funding_finder.web import create_app
 
     store = _open_store(db, must_exist=True)
     app = create_app(store)
+    app.register_blueprint(metrics_blueprint(store))  # /metrics, /healthz of whoever collects here
     console.print(f"Funding Finder on http://{host}:{port}/  (API: /api/, OpenAPI: /api/openapi.json)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="funding-finder")

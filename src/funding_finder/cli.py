@@ -934,7 +934,7 @@ def _run_service(
     )
     try:
         schedule.run()
-    except StoreError as exc:
+    except (StoreError, SQLAlchemyError) as exc:  # at start-up only: later cycles are skipped instead
         raise click.ClickException(str(exc)) from exc
     finally:
         server.stop()

@@ -134,6 +134,7 @@ def asset(asset: str) -> str:
     now = reader().clock()
     since = now - timedelta(days=days)
     bucket_ms = _bucket_ms(days)
+    window = [since.timestamp(), now.timestamp()]  # the chart's x axis, epoch seconds
     events = reader().events(contracts, since, now + timedelta(seconds=1))
     return render_template(
         "asset.html",
@@ -142,8 +143,11 @@ def asset(asset: str) -> str:
         days=days,
         day_choices=CHART_DAYS,
         bucket_min=bucket_ms // 60_000,
-        chart=chart_data(reader().store.rate_series(contracts, since, bucket_ms)),
-        events_chart=events_chart(events),
+        history_chart={
+            **chart_data(reader().store.rate_series(contracts, since, bucket_ms)),
+            "range": window,
+        },
+        events_chart={**events_chart(events), "range": window},
         events=len(events),
         rate_per_hour=rate_per_hour,
         api_url=url_for("api.history_snapshots", asset=rows[0].asset),

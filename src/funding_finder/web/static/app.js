@@ -85,7 +85,7 @@
     });
     var opts = {
       width: Math.max(320, box.clientWidth), height: 320, series: series,
-      scales: { x: { time: true } },
+      scales: { x: data.range ? { time: true, range: function () { return data.range; } } : { time: true } },
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
       axes: [{ stroke: "#9aa5b1", grid: { stroke: "#26303b" } },
              { stroke: "#9aa5b1", grid: { stroke: "#26303b" }, size: 70,

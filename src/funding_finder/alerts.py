@@ -97,7 +97,9 @@ class AlertConfig:
 
 @dataclass(frozen=True)
 class Condition:
-    """One standing condition: `key` names rule and subject, so it is alerted once."""
+    """One standing condition: `key` names rule and subject, so it is alerted once. `value` and
+    `threshold` are in the rule's unit: net APR as a fraction per year, failure rate in percent,
+    staleness in minutes."""
 
     key: str
     rule: str

@@ -68,7 +68,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("db", DEFAULT_DB, "SQLite file path, or a database URL (postgresql://user@host/db)."),
         Setting("exchanges", "all", "Comma-separated venue ids to collect (see `funding-finder exchanges`)."),
         Setting(
-            "every", 5.0, "Minutes between two collection cycles (`collect` without `--once`).", POSITIVE
+            "every",
+            5.0,
+            "Minutes between two collection cycles (`collect` without `--once`; `run` starts them at "
+            "multiples of it past the hour, UTC).",
+            POSITIVE,
         ),
         Setting(
             "venue_deadline_s",

@@ -171,12 +171,15 @@ def test_a_failing_webhook_is_counted_and_the_alert_posted_again_later(store, ca
         alerter.run()
         assert alerter.stats.webhook_posts == 3
         assert [p["status"] for p in hook.posted] == ["firing"] * 3
-    # a webhook nobody listens on: connection errors, counted, never raised. The rule changed, so the
-    # old rule's condition resolves (its POST fails too) and the new one fires.
+    # a webhook nobody listens on: a connection error, counted, never raised. The rule changed, so the
+    # new rule's condition fires and the old one's resolves; after the first failed POST the other waits
     dead = Alerter(AlertConfig((FailureRateRule(above_pct=10, cycles=5),), hook.url, 0.5), store)
     fired, cleared = dead.run()
     assert ([c.key for c in fired], cleared) == (["failure_rate>10%/5:gate"], ["failure_rate>50%/5:gate"])
-    assert (dead.stats.fired, dead.stats.resolved, dead.stats.webhook_failures) == (1, 1, 2)
+    stats = dead.stats
+    assert (stats.fired, stats.resolved, stats.webhook_posts, stats.webhook_failures) == (1, 1, 1, 1)
+    assert stats.webhook_deferred == 1
+    assert "1 more alert(s) not posted" in caplog.text
 
 
 def test_stale_rule_counts_minutes_since_the_last_live_rows(store):

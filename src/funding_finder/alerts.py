@@ -14,7 +14,9 @@ Three kinds of rule (any number of each):
 with a timeout of `timeout_s` (default 5). A standing condition alerts once until it clears. The
 conditions alerted are kept in the `alert_state` table of the same database, so a restart does not
 alert them again; a firing alert whose POST failed is posted again at the next evaluation (the log
-has it already). A failing webhook is logged and counted, never raised.
+has it already), and once a POST failed the evaluation's other POSTs wait for the next one, so a dead
+webhook costs at most one timeout per cycle. A failing webhook is logged and counted, never raised;
+a `resolved` notice is posted once.
 """
 
 from __future__ import annotations
@@ -356,6 +358,8 @@ class AlertStats:
     resolved: int = 0
     webhook_posts: int = 0
     webhook_failures: int = 0
+    webhook_deferred: int = 0
+    """POSTs not tried because an earlier one of the same evaluation failed (tried again later)."""
 
 
 @dataclass(frozen=True)
@@ -386,6 +390,7 @@ class Alerter:
         self.post = post
         self.now = now
         self.stats = AlertStats()
+        self._webhook_failed = False
         state_metadata.create_all(store.engine)
 
     def standing(self) -> dict[str, Standing]:
@@ -402,6 +407,8 @@ class Alerter:
         """One evaluation: (conditions that fired now, keys that cleared). Database errors propagate
         (the caller logs them and tries at the next cycle); webhook errors never do."""
         now = self.now()
+        self._webhook_failed = False
+        deferred_before = self.stats.webhook_deferred
         active = evaluate(self.config.rules, self.store, now)
         before = self.standing()
         fired = [condition for key, condition in active.items() if key not in before]
@@ -422,6 +429,11 @@ class Alerter:
             if before[key].delivered:
                 self._deliver(self._resolved_payload(key, before[key], now))
             self._delete(key)
+        if self.stats.webhook_deferred > deferred_before:
+            log.error(
+                "alert webhook failing: %d more alert(s) not posted, tried again at the next evaluation",
+                self.stats.webhook_deferred - deferred_before,
+            )
         return fired, cleared
 
     def _payload(self, status: str, condition: Condition, since: datetime) -> dict[str, Any]:
@@ -449,16 +461,21 @@ class Alerter:
         }
 
     def _deliver(self, payload: dict[str, Any]) -> bool:
-        """POST to the webhook; True when it answered 2xx (or none is configured)."""
+        """POST to the webhook; True when it answered 2xx (or none is configured). After a failure
+        the evaluation's other POSTs are deferred, so a dead webhook costs one timeout per cycle."""
         url = self.config.webhook_url
         if url is None:
             return True
+        if self._webhook_failed:
+            self.stats.webhook_deferred += 1
+            return False
         self.stats.webhook_posts += 1
         try:
             answer = self.post(url, json=payload, timeout=self.config.webhook_timeout_s)
             answer.raise_for_status()
         except requests.RequestException as exc:
             self.stats.webhook_failures += 1
+            self._webhook_failed = True
             log.error("alert webhook %s failed for %s: %s", url, payload["key"], exc)
             return False
         return True

@@ -246,6 +246,7 @@ def service_metrics(state: Any, alert_stats: Any | None = None) -> list[Metric]:
             ("alerts_resolved", alert_stats.resolved, "Alerted conditions that cleared."),
             ("webhook_posts", alert_stats.webhook_posts, "POSTs made to the alert webhook."),
             ("webhook_failures", alert_stats.webhook_failures, "Alert webhook POSTs that failed."),
+            ("webhook_deferred", alert_stats.webhook_deferred, "POSTs put off after a failed one."),
         ):
             counter = CounterMetricFamily(f"{PREFIX}_{name}", doc)
             counter.add_metric([], value)

@@ -496,10 +496,14 @@ class Store:
                     history.setdefault((row["exchange"], row["native_symbol"]), []).append(_rate_of(row))
         return history
 
-    def cycles(self, limit: int = 20) -> list[CycleRecord]:
-        """The newest cycles first, each with its committed venue runs."""
+    def cycles(self, limit: int = 20, *, finished_only: bool = False) -> list[CycleRecord]:
+        """The newest cycles first, each with its committed venue runs; `finished_only` leaves out the
+        cycles still `running` (or left so by a process that died)."""
+        query = select(cycles).order_by(cycles.c.id.desc()).limit(limit)
+        if finished_only:
+            query = query.where(cycles.c.status != "running")
         with self.engine.connect() as conn:
-            heads = conn.execute(select(cycles).order_by(cycles.c.id.desc()).limit(limit)).mappings().all()
+            heads = conn.execute(query).mappings().all()
             ids = [head["id"] for head in heads]
             runs = conn.execute(
                 select(venue_runs).where(venue_runs.c.cycle_id.in_(ids)).order_by(venue_runs.c.exchange)

@@ -842,17 +842,17 @@ def settings_command() -> None:
     click.echo(markdown_table())
 
 
-@main.command()
-@option("db")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port.")
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="waitress threads.")
 def _warm_up(app: Any) -> None:
     """The first opportunities page walks a week of history of its pairs (seconds on a large store):
     ask for it once in the background, so that the first visitor finds it done."""
     threading.Thread(target=lambda: app.test_client().get("/"), name="web-warm-up", daemon=True).start()
 
 
+@main.command()
+@option("db")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port.")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="waitress threads.")
 def serve(db: str, host: str, port: int, threads: int) -> None:
     """The web dashboard and JSON API over the store (read only), served by waitress."""
     import waitress

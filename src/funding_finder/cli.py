@@ -252,7 +252,7 @@ def _print_cycle(result: CycleResult) -> None:
     help="How far back, in days, from now.",
 )
 @click.option(
-    "--symbols", default="", help="Comma-separated native symbols only (default: every stored contract)."
+    "--symbols", default=None, help="Comma-separated native symbols only (default: every stored contract)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the per-venue summary as JSON.")
 @option("db")
@@ -261,7 +261,7 @@ def _print_cycle(result: CycleResult) -> None:
 @option("retries")
 @option("log_level")
 def backfill(
-    days: float, symbols: str, as_json: bool, db: str, exchanges: str, log_level: str, **settings: Any
+    days: float, symbols: str | None, as_json: bool, db: str, exchanges: str, log_level: str, **settings: Any
 ) -> None:
     """Settled funding history of every stored contract (run `collect` first), under each venue's limit.
 
@@ -283,8 +283,8 @@ def backfill(
             raise click.UsageError(f"none of {', '.join(venue_ids)} has a history endpoint yet")
         config = _config(with_history, timeout_s=settings["timeout_s"], retries=settings["retries"])
         store = _open_store(db, must_exist=True)
-        wanted = {symbol.strip() for symbol in symbols.split(",") if symbol.strip()} or None
-        if symbols.strip() and wanted is None:
+        wanted = None if symbols is None else {s.strip() for s in symbols.split(",") if s.strip()}
+        if wanted is not None and not wanted:
             raise click.UsageError(f"--symbols {symbols!r} names no symbol")
         with _backfill_progress(as_json) as progress:
             results = run_backfill(
@@ -460,7 +460,12 @@ def _fee_overrides(pairs: Sequence[str]) -> dict[str, float]:
             raise click.BadParameter(
                 f"expected VENUE=FRACTION with 0 <= FRACTION < 0.1, got {pair!r}", param_hint="--taker-fee"
             )
-        fees[venue_id.strip().lower()] = fee
+        venue_id = venue_id.strip().lower()
+        if venue_id not in VENUES and not venue_id.startswith(CCXT_PREFIX):
+            raise click.BadParameter(
+                f"{venue_id!r} is not a venue; implemented: {', '.join(VENUES)}", param_hint="--taker-fee"
+            )
+        fees[venue_id] = fee
     return fees
 
 

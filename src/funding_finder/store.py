@@ -263,6 +263,29 @@ class Store:
             raise StoreError(f"no database at {self.url[10:]}: run `funding-finder collect` or `demo` first")
         self.engine = self._open(self.url)
         self._write_lock = threading.Lock()
+        self._file_id = self._sqlite_file_id()
+
+    def _sqlite_file_id(self) -> tuple[int, int] | None:
+        """(device, inode) of a SQLite file, to notice the file deleted or replaced under a running
+        collector (which would go on writing into the unlinked file, and lose everything)."""
+        if not self.url.startswith("sqlite:///") or self.url == "sqlite:///:memory:":
+            return None
+        try:
+            found = Path(self.url[10:]).stat()
+        except OSError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def _reopen_if_replaced(self) -> None:
+        if self._file_id is None or self._sqlite_file_id() == self._file_id:
+            return
+        log.error(
+            "the database file %s was deleted or replaced while running; writing to a new one there",
+            self.url[10:],
+        )
+        self.engine.dispose()
+        self.engine = self._open(self.url)
+        self._file_id = self._sqlite_file_id()
 
     @staticmethod
     def _open(url: str) -> Engine:
@@ -291,6 +314,7 @@ class Store:
     def start_cycle(self, started_at: datetime) -> int:
         """A new `running` cycle; StoreError when the database cannot be written (read-only, locked)."""
         try:
+            self._reopen_if_replaced()
             with self._write_lock, self.engine.begin() as conn:
                 result = conn.execute(insert(cycles).values(started_at_ms=_ms(started_at), status="running"))
                 return int(result.inserted_primary_key[0])

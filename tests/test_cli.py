@@ -380,3 +380,15 @@ def test_backfill_refuses_bad_ranges_and_empty_symbol_lists(tmp_path, args):
     Store(str(db)).close()
     result = CliRunner().invoke(main, ["backfill", "--exchanges", "binance", "--db", str(db), *args])
     assert result.exit_code == 2, result.output
+
+
+def test_a_url_override_that_names_no_venue_is_warned_about(tmp_path):
+    with Simulator(latency_ms=0) as sim:
+        env = {"FUNDING_FINDER_OKX_URL": sim.venue_url("okx"), "FUNDING_FINDER_OKXX_URL": "http://127.0.0.1:9"}
+        result = CliRunner(env=env).invoke(
+            main, ["collect", "--once", "--exchanges", "okx", "--db", str(tmp_path / "f.db")]
+        )
+    assert result.exit_code == 0, result.output
+    logged = " ".join(result.output.split())
+    assert "FUNDING_FINDER_OKXX_URL names no venue" in logged
+    assert "FUNDING_FINDER_OKX_URL names" not in logged

@@ -142,7 +142,16 @@ def _config(
             base_urls = url_overrides(venue_ids)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
+        _warn_unknown_overrides([*VENUES, *venue_ids])
     return CollectorConfig(**settings, base_urls=base_urls)
+
+
+def _warn_unknown_overrides(venue_ids: Sequence[str]) -> None:
+    """A mistyped `FUNDING_FINDER_<ID>_URL` would leave that venue on its live host: say so."""
+    known = {f"FUNDING_FINDER_{venue_id.upper().replace(':', '_')}_URL" for venue_id in venue_ids}
+    for name in sorted(os.environ):
+        if name.startswith("FUNDING_FINDER_") and name.endswith("_URL") and name not in known:
+            log.warning("%s names no venue (ids: %s); it is ignored", name, ", ".join(VENUES))
 
 
 @main.command()

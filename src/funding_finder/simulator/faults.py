@@ -118,7 +118,7 @@ ERROR_REPLIES: dict[str, Reply] = {
     "gate": _bad('{"label":"INVALID_PARAM_VALUE","message":"Invalid request parameter"}'),
     "dydx": _bad('{"errors":[{"msg":"Invalid value","param":"ticker","location":"query"}]}'),
     "paradex": _bad('{"error":"VALIDATION_ERROR","message":"invalid market"}'),
-    "hyperliquid": Reply(422, b"Failed to deserialize the JSON body into the target type", "text/plain"),
+    "hyperliquid": Reply(422, b'{"error":"Failed to deserialize the JSON body into the target type"}'),
     "coinbaseintl": _bad('{"title":"Bad Request","status":400,"detail":"invalid instrument"}'),
     "backpack": _bad('{"code":"INVALID_CLIENT_REQUEST","message":"Invalid symbol"}'),
 }

@@ -136,6 +136,22 @@ def test_a_row_without_its_rate_field_is_dropped_and_counted_the_rest_stored(
         assert any(r.getMessage().startswith(line) for r in caplog.records), line
 
 
+def test_every_venue_counts_a_row_without_its_rate_field_and_keeps_the_others(store, tmp_path):
+    """`missing` on every venue: each altered row (one per answer holding the field) is dropped and
+    counted `bad_row`, never read as a default; the venue's other rows are stored."""
+    venues = tuple(VENUES)
+    with _sim() as sim:
+        clean_store = Store(str(tmp_path / "clean.db"))
+        clean = {r.exchange: r.rows for r in collector(clean_store, sim, venues).run_cycle().runs}
+        clean_store.close()
+        sim.set_fault("all", "missing")
+        runs = collector(store, sim, venues).run_cycle().runs
+    for run in runs:
+        dropped = run.failures.get("bad_row", 0)
+        assert dropped >= 1, run
+        assert run.rows == clean[run.exchange] - dropped, run
+
+
 def test_a_slow_drip_is_a_late_but_whole_answer(store, sim, clean_rows):
     sim.reset()
     sim.set_fault("okx", "drip")  # 0.3 s per answer, every piece within the 0.5 s read timeout

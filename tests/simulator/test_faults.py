@@ -65,6 +65,15 @@ def test_all_sets_every_venue_and_a_named_venue_overrides_it():
         checked_faults({"kraken": "html"})
 
 
+def test_faults_over_http_take_the_text_and_refuse_anything_else(sim):
+    set_mixed = requests.post(sim.url + "/_sim/faults", json={"all": "html+reset@0.5"}, timeout=10)
+    assert set_mixed.json()["faults"] == dict.fromkeys(VENUES, "html+reset@0.5")
+    for bad in ({"gate": 5}, {"gate": "html@2"}, {"nowhere": "html"}, ["gate"]):
+        assert requests.post(sim.url + "/_sim/faults", json=bad, timeout=10).status_code == 400
+    requests.post(sim.url + "/_sim/faults", json={"all": None}, timeout=10)
+    assert sim.faults == {}
+
+
 def test_every_venue_has_an_error_reply_and_a_required_field():
     assert set(ERROR_REPLIES) == set(VENUES) == set(REQUIRED_FIELDS)
 

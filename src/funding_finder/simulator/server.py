@@ -421,10 +421,10 @@ class Simulator:
                     requested = json.loads(body or b"{}")
                     if not isinstance(requested, dict):
                         raise ValueError("expected a JSON object {venue: kind | null}")
-                    checked_faults(requested)  # all or nothing
                     for venue, kind in requested.items():
                         if kind is not None and not isinstance(kind, str):
                             raise ValueError(f"fault of {venue!r} must be a string or null")
+                    checked_faults(requested)  # all or nothing
                 except ValueError as exc:
                     return Reply(400, _json({"error": str(exc)}))
                 for venue, kind in requested.items():

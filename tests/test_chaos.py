@@ -267,3 +267,19 @@ def test_a_429_storm_on_one_venue_leaves_the_others_calls_and_durations_unchange
         durations = (venue, calm_runs[venue].duration_s, storm_runs[venue].duration_s)
         assert storm_runs[venue].duration_s <= calm_runs[venue].duration_s + bound_s, durations
         assert storm_runs[venue].duration_s < RETRY_AFTER_S, durations
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_simulate_takes_fault_rates_mixes_and_all_and_refuses_bad_ones():
+    from click.testing import CliRunner
+
+    from funding_finder.cli import _faults, main
+
+    assert _faults(("all=mixed@0.1", "OKX=reset+html@0.2")) == {"all": "mixed@0.1", "okx": "reset+html@0.2"}
+    with _sim(faults=_faults(("all=mixed@0.1", "okx=reset+html@0.2"))) as sim:
+        assert sim.faults["okx"] == "reset+html@0.2" and sim.faults["gate"] == "mixed@0.1"
+    for bad in ("gate=html@2", "gate=html+", "gate=html@", "all=smoke"):
+        result = CliRunner().invoke(main, ["simulate", "--fault", bad])
+        assert result.exit_code == 2, (bad, result.output)

@@ -52,7 +52,7 @@ def test_fault_text_is_kinds_and_an_optional_rate():
     assert parse_fault("mixed@0.1") == Fault(MIXED, 0.1)
     assert parse_fault("mixed@0.1").text == "mixed@0.1"
     assert parse_fault("html+html").text == "html"
-    for bad in ("smoke", "html@0", "html@1.5", "html@x", "html+", "@0.1"):
+    for bad in ("smoke", "html@0", "html@1.5", "html@x", "html@", "html+", "@0.1"):
         with pytest.raises(ValueError):
             parse_fault(bad)
 

@@ -168,7 +168,7 @@ class Fault:
 
 def parse_fault(text: str) -> Fault:
     """`KIND[+KIND...][@RATE]` (`mixed` = `MIXED`); ValueError names the kinds on a bad one."""
-    kinds_text, _, rate_text = text.strip().lower().partition("@")
+    kinds_text, at, rate_text = text.strip().lower().partition("@")
     kinds: list[str] = []
     for kind in kinds_text.split("+"):
         kind = kind.strip()
@@ -179,7 +179,7 @@ def parse_fault(text: str) -> Fault:
             if one not in kinds:
                 kinds.append(one)
     rate = 1.0
-    if rate_text:
+    if at:
         try:
             rate = float(rate_text)
         except ValueError:

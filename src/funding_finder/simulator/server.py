@@ -258,7 +258,10 @@ class Simulator:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            venues = {v: {**s, "by_endpoint": dict(s["by_endpoint"])} for v, s in self._stats.items()}
+            venues = {
+                v: {**s, "by_endpoint": dict(s["by_endpoint"]), "faults_by_kind": dict(s["faults_by_kind"])}
+                for v, s in self._stats.items()
+            }
             unrouted = self._unrouted
         return {
             "venues": venues,

@@ -85,3 +85,46 @@ class ScriptedServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class VirtualClock:
+    """Virtual seconds shared by a known number of threads: a `sleep` blocks until every participant
+    is asleep (or done), then time jumps to the earliest wake-up. Threads waiting on a lock are not
+    asleep, so time never moves while one of them still has work to do at the current instant.
+
+    Each participant calls `done()` when it ends. `sleeps` counts the sleeps per thread name.
+    """
+
+    def __init__(self, participants: int, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: dict[str, int] = {}
+        self._active = participants
+        self._wakes: dict[int, float] = {}
+        self._cond = threading.Condition()
+
+    def __call__(self) -> float:
+        with self._cond:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        me = threading.get_ident()
+        name = threading.current_thread().name
+        with self._cond:
+            self.sleeps[name] = self.sleeps.get(name, 0) + 1
+            target = self.now + max(0.0, seconds)
+            self._wakes[me] = target
+            self._advance()
+            while self.now < target:
+                if not self._cond.wait(timeout=10):
+                    raise RuntimeError("virtual clock stuck: a participant neither sleeps nor ends")
+            del self._wakes[me]
+
+    def done(self) -> None:
+        with self._cond:
+            self._active -= 1
+            self._advance()
+
+    def _advance(self) -> None:
+        if self._wakes and len(self._wakes) >= self._active:
+            self.now = max(self.now, min(self._wakes.values()))
+            self._cond.notify_all()

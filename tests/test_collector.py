@@ -1,5 +1,7 @@
 """End to end through the simulator: real recorded responses at the venues' real paths."""
 
+import dataclasses
+import logging
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -411,3 +413,38 @@ def test_a_429_is_counted_with_the_pause_it_caused_and_the_limits_used(store):
     assert (stored.rate_limited, stored.pauses) == (1, 1)
     assert stored.limits == {"weight": (40, 1200)}  # two calls of weight 20: the refused one counts too
     assert stored.to_json()["limits"] == {"weight": {"used": 40, "allowed": 1200}}
+
+
+def test_a_venues_calls_start_in_the_order_its_gate_can_let_them_leave(store, caplog):
+    """Three lists held to 1 per 0.5 s and three quick rate calls, the lists first in the spec, two
+    workers: the first list and the rate calls go first, the other lists after them, one a window
+    after the other's answer, so no worker is parked on a list while a rate call could be made."""
+    lists = [Endpoint(f"list-{name}", f"/list/{name}", Role.INSTRUMENTS) for name in "ABC"]
+    rates = [Endpoint(f"rates-{name}", f"/rates/{name}") for name in "XYZ"]
+
+    def build(payloads, observed_at):
+        assert all(payloads[endpoint.name] == [] for endpoint in lists)
+        return _toy_rows(payloads, observed_at, [(name, payloads[f"rates-{name}"]) for name in "XYZ"])
+
+    venue = toy_venue([*lists, *rates], build)
+    venue.SPEC = dataclasses.replace(
+        venue.SPEC,
+        limits=(
+            Limit("ip", 100, 1.0),
+            Limit("lists", 1, 0.5, costs={endpoint.name: 1 for endpoint in lists}, default_cost=0),
+        ),
+        workers=2,
+    )
+    routes = {
+        **{f"/list/{name}": (200, JSON, b"[]", 0.0) for name in "ABC"},
+        **{f"/rates/{name}": (200, JSON, b'"0.0001"', 0.0) for name in "XYZ"},
+    }
+    caplog.set_level(logging.INFO, logger="funding_finder.collector")
+    with ScriptedServer(routes=routes) as server:
+        config = CollectorConfig(base_urls={"toy": server.url}, retries=0)
+        (run,) = Collector(store, [venue], config).run_cycle().runs
+        seen = [path for path, _ in server.seen]
+    assert (run.status, run.rows, run.requests) == ("ok", 3, 6)
+    assert set(seen[:4]) == {"/list/A", "/rates/X", "/rates/Y", "/rates/Z"}
+    assert seen[4:] == ["/list/B", "/list/C"]
+    assert "toy: 6 calls, at most 2 in flight" in caplog.text

@@ -89,3 +89,50 @@ def test_a_result_hook_that_raises_costs_only_its_item():
     assert sorted(kept) == [0, 1, 3]
     assert sorted(item for item, _ in result.results) == [0, 1, 3]
     assert result.failures == {"error": 1} and [item for item, _ in result.errors] == [2]
+
+
+def test_a_workers_function_is_read_before_every_start_and_bounds_the_calls_running():
+    """The bound follows the function as it changes (an adaptive in-flight limit): 2 for the first
+    six starts, then 4; each call waits until as many are running as the bound allows (or the items
+    run out), so the peak shows the bound is both reached and never passed."""
+    running, peak, started = 0, 0, 0
+    peaks_by_start: list[int] = []
+    changed = threading.Condition()
+
+    def bound() -> int:
+        return 2 if started < 6 else 4
+
+    def call(item: int) -> int:
+        nonlocal running, peak, started
+        with changed:
+            running += 1
+            started += 1
+            peak = max(peak, running)
+            peaks_by_start.append(running)
+            changed.notify_all()
+            # hold until the bound is filled, or no item is left to start (a guard, not a timing)
+            changed.wait_for(lambda: running >= min(bound(), 20 - started + running), timeout=5)
+            running -= 1
+            changed.notify_all()
+        return item
+
+    result = fan_out(range(20), call, workers=bound)
+    assert sorted(item for item, _ in result.results) == list(range(20))
+    assert max(peaks_by_start[:6]) <= 2
+    assert peak == 4 and result.peak_in_flight == 4
+
+
+def test_items_not_started_at_the_deadline_are_abandoned_and_counted():
+    release = threading.Event()
+    ticks = iter([0.0] + [100.0] * 50)  # the deadline has passed at the first look
+
+    def call(item: int) -> int:
+        release.wait(5)
+        return item
+
+    try:
+        result = fan_out(range(5), call, workers=lambda: 1, deadline_s=10.0, clock=lambda: next(ticks))
+    finally:
+        release.set()
+    assert result.deadline_hit and result.failures == {"deadline": 5}
+    assert result.abandoned == [0, 1, 2, 3, 4]  # the running one first, then those never started

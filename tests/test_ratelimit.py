@@ -1,11 +1,12 @@
+import random
 import threading
 from collections import defaultdict
 
 import pytest
 
-from fakes import FakeClock
+from fakes import FakeClock, VirtualClock
 from funding_finder.errors import DeadlineExceeded
-from funding_finder.ratelimit import Limit, RateGate
+from funding_finder.ratelimit import Limit, RateGate, _Booking
 
 BINANCE_LIMITS = (
     Limit("REQUEST_WEIGHT", 2400, 60.0, costs={"premiumIndex": 10, "fundingInfo": 0, "exchangeInfo": 1}),
@@ -218,3 +219,160 @@ def test_usage_reports_each_limits_busiest_bucket_against_its_published_capacity
     assert gate.usage() == {"ip": (21, 100), "per-instrument": (2, 10), "unused": (0, 5)}
     clock.sleep(3.0)  # the 2 s window has passed, the minute has not
     assert gate.usage() == {"ip": (21, 100), "per-instrument": (0, 10), "unused": (0, 5)}
+
+
+def run_virtual(gate: RateGate, clock: VirtualClock, callers: list[tuple[float, float]]) -> list[dict]:
+    """One thread per (ask_at, round_trip_s), in virtual time: it sleeps until ask_at, makes one call
+    through `gate.call` that takes round_trip_s, and records when it asked, was sent and answered."""
+    records: list[dict] = []
+    lock = threading.Lock()
+
+    def caller(index: int, ask_at: float, round_trip_s: float) -> None:
+        try:
+            clock.sleep(ask_at - clock())
+            with gate.call("ticker") as sent_at:
+                clock.sleep(round_trip_s)
+            with lock:
+                records.append({"index": index, "asked": ask_at, "sent": sent_at, "answered": clock()})
+        finally:
+            clock.done()
+
+    threads = [
+        threading.Thread(target=caller, args=(i, at, rtt), name=f"caller-{i}")
+        for i, (at, rtt) in enumerate(callers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    return sorted(records, key=lambda record: record["index"])
+
+
+def counted_together_at_most(records: list[dict], capacity: int, window_s: float) -> None:
+    """The venue never counts more than `capacity`, wherever between its send and its answer each
+    call arrived: at every send, the calls sent before it whose answer is less than a window old (or
+    still to come) are at most capacity − 1."""
+    for call in records:
+        others = [
+            other
+            for other in records
+            if other is not call
+            and other["sent"] <= call["sent"]
+            and other["answered"] > call["sent"] - window_s
+        ]
+        assert len(others) + 1 <= capacity, (call, others)
+
+
+def test_a_waiter_keeps_its_turn_when_the_call_ahead_answers_late():
+    """B asks while A is in flight, C asks after A answered: B goes a window after A's answer, C a
+    window after B's, and no slot is left unused between them (the caller whose slot turned out too
+    early keeps its place instead of booking again behind C)."""
+    clock = VirtualClock(participants=3)
+    gate = RateGate(
+        "deribit",
+        [Limit("get_instruments", 1, 1.0)],
+        margin=0.0,
+        window_pad_s=0.0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    a, b, c = run_virtual(gate, clock, [(1000.0, 0.3), (1000.1, 0.2), (1000.35, 0.2)])
+    assert (a["sent"], a["answered"]) == (1000.0, pytest.approx(1000.3))
+    assert b["sent"] == pytest.approx(1001.3)  # A's answer + the window
+    assert c["sent"] == pytest.approx(1002.5)  # B's answer + the window
+    counted_together_at_most([a, b, c], 1, 1.0)
+    # its ask, the slot assumed while A was in flight, the true slot, its round trip
+    assert clock.sleeps["caller-1"] <= 4
+
+
+def test_many_threads_get_spaced_slots_in_waves_of_the_capacity_and_never_a_herd():
+    """12 callers at once on 4 per s, each call 0.2 s long: 4 leave at once (the window allows it),
+    the next 4 each as one unit leaves the window (a window after each answer), and so on; every
+    caller sleeps a bounded number of times (no wake-and-retry storm at a window edge)."""
+    clock = VirtualClock(participants=12)
+    gate = RateGate("v", [Limit("ip", 4, 1.0)], margin=0.0, window_pad_s=0.0, clock=clock, sleep=clock.sleep)
+    records = run_virtual(gate, clock, [(1000.0, 0.2)] * 12)
+    sends = sorted(record["sent"] for record in records)
+    assert sends == pytest.approx([1000.0] * 4 + [1001.2] * 4 + [1002.4] * 4)
+    counted_together_at_most(records, 4, 1.0)
+    assert max(clock.sleeps.values()) <= 4
+
+
+def test_a_quick_call_takes_a_free_slot_while_an_earlier_caller_waits_for_another_limit():
+    """Deribit: a list waits for the 1-per-second get_instruments limit; a book summary asked after it
+    shares only the credits pool, where there is room, and leaves at once instead of queueing."""
+    clock = VirtualClock(participants=3)
+    limits = [
+        Limit("credits", 10_000, 1.0, default_cost=500),
+        Limit("get_instruments", 1, 1.0, costs={"list": 1}, default_cost=0),
+    ]
+    gate = RateGate("deribit", limits, margin=0.0, window_pad_s=0.0, clock=clock, sleep=clock.sleep)
+    sent: dict[str, float] = {}
+
+    def call(name: str, ask_at: float) -> None:
+        try:
+            clock.sleep(ask_at - clock())
+            with gate.call(name) as at:
+                sent[f"{name}@{ask_at}"] = at
+                clock.sleep(0.2)
+        finally:
+            clock.done()
+
+    threads = [
+        threading.Thread(target=call, args=args)
+        for args in (("list", 1000.0), ("list", 1000.05), ("summary", 1000.1))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sent == {
+        "list@1000.0": 1000.0,
+        "list@1000.05": pytest.approx(1001.2),
+        "summary@1000.1": pytest.approx(1000.1),
+    }
+
+
+def test_a_later_call_never_crowds_the_window_of_an_earlier_reservation():
+    clock = FakeClock(1000.2)
+    gate = RateGate("v", [Limit("ip", 2, 1.0)], margin=0.0, window_pad_s=0.0, clock=clock, sleep=clock.sleep)
+    bucket = gate._charged("x", None)[0][0]
+    # a call answered at 1000.0; an earlier caller's reservation waits (for another limit) at 1000.5
+    earlier = _Booking(1000.5, 1, reserved=True, seq=1)
+    bucket.bookings += [_Booking(1000.0, 1), earlier]
+    later = _Booking(1000.2, 1, reserved=True, seq=2)
+    # now there is room in the window ending now, but the one ending at 1000.5 would hold three:
+    # the later caller goes when the 1000.0 call has left the window
+    assert bucket.earliest(later, 1000.2, 1000.2) == pytest.approx(1001.0)
+    # the earlier caller never counts the later one's reservation
+    bucket.bookings.append(later)
+    later.at = 1000.4
+    assert bucket.earliest(earlier, 1000.2, 1000.2) == pytest.approx(1000.2)
+
+
+def test_pace_and_start_order_put_the_paced_calls_between_the_quick_ones():
+    limits = [
+        Limit("credits", 10_000, 1.0, default_cost=500),
+        Limit("get_instruments", 1, 1.0, costs={"list": 1}, default_cost=0),
+    ]
+    gate = RateGate("deribit", limits, margin=0.1, window_pad_s=0.05)
+    assert gate.pace("list") == (pytest.approx(1.05), ("get_instruments", ""))
+    assert gate.pace("summary")[0] == pytest.approx(1.05 * 500 / 9000)
+    calls = [("summary", None)] * 3 + [("list", None)] * 3
+    assert gate.start_order(calls) == [3, 0, 1, 2, 4, 5]
+
+
+def test_random_asks_and_round_trips_keep_the_guarantee_and_the_order_of_asking():
+    """30 callers asking at random times with random round trips (seeded) on 3 per s: the venue can
+    never count 4 together wherever each call arrived, and the calls leave in the order they asked."""
+    rng = random.Random(7)
+    asks = sorted(1000.0 + rng.uniform(0.0, 6.0) for _ in range(30))
+    callers = [(at, rng.uniform(0.05, 0.8)) for at in asks]
+    clock = VirtualClock(participants=len(callers))
+    gate = RateGate("v", [Limit("ip", 3, 1.0)], margin=0.0, window_pad_s=0.0, clock=clock, sleep=clock.sleep)
+    records = run_virtual(gate, clock, callers)
+    counted_together_at_most(records, 3, 1.0)
+    sends = [record["sent"] for record in records]  # in the order of asking
+    assert sends == sorted(sends)
+    assert all(record["sent"] >= record["asked"] for record in records)

@@ -8,7 +8,8 @@ from funding_finder.exchanges import VENUES
 from funding_finder.exchanges.base import Role
 from funding_finder.recordings import recording_path
 from funding_finder.simulator.limits import LIMITS
-from funding_finder.simulator.routes import ROUTES, find_route
+from funding_finder.simulator.routes import ROUTES, find_handler, find_route
+from funding_finder.simulator.window import _charge_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_IDS = [
@@ -102,11 +103,32 @@ def test_every_call_a_venue_makes_is_charged_to_one_of_its_declared_limits(venue
         assert any(limit.cost_of(endpoint.name) > 0 for limit in spec.limits), endpoint.name
 
 
+HISTORY_SAMPLES = {
+    "binance": "BTCUSDT",
+    "aster": "BTCUSDT",
+    "bybit": "ETHPERP",
+    "okx": "BTC-USD-SWAP",
+    "hyperliquid": "BTC",
+    "dydx": "BTC-USD",
+    "krakenfutures": "PF_XBTUSD",
+    "cryptocom": "BTCUSD-PERP",
+    "woox": "PERP_BTC_USDT",
+}
+"""Per venue with a history endpoint, a contract whose history is recorded."""
+
+
 @pytest.mark.parametrize("venue_id", [v for v in VENUES if getattr(VENUES[v].SPEC, "history", None)])
 def test_every_history_endpoint_is_charged_and_served_by_the_simulator(venue_id):
     spec = VENUES[venue_id].SPEC
     name = spec.history.endpoint.name
     assert any(limit.cost_of(name) > 0 for limit in spec.limits), name
-    from funding_finder.simulator.routes import HANDLERS
-
-    assert (venue_id, spec.history.endpoint.method, spec.history.endpoint.path) in HANDLERS
+    request = spec.history.request(HISTORY_SAMPLES[venue_id], 0, 2**41)
+    params = dict(request.params) if request.method == "GET" else dict(request.json_body or {})
+    handler = find_handler(venue_id, request.method, request.path)
+    reply = handler(params) if handler is not None else None
+    assert reply is not None and reply.status == 200, "the simulator does not answer the history call"
+    assert reply.body not in (b"[]", b""), "the simulator's answer has no recorded rows"
+    charge = _charge_for(LIMITS[venue_id], request.method, request.path, params)
+    assert charge is not None and any(cost > 0 for _, cost in charge.costs), (
+        "the simulator does not charge it"
+    )

@@ -1,11 +1,12 @@
 """Settled-funding history: every stored contract's settlements of the last N days, under the venue's limit.
 
 The venues' history endpoints take one contract per call, so this is the fan-out the product is built
-on, one task per contract: its pages run in order (each page starts after the last row of the one
-before, so the rows' own times page the history, never an assumed interval) and its events are
+on, one task per contract: its pages run in order, paged by the rows' own times (forward: each page
+starts after the newest row of the one before; backward, for venues that answer newest first: each
+page ends before the oldest row of the one before; never an assumed interval), and its events are
 committed as the task ends, so an interrupted backfill resumes from what is stored. The contracts are
 the latest stored rows of each venue (run `collect` first), filtered to those the venue's history
-endpoint covers.
+endpoint covers. Venues run side by side, each on its own rate gate (their limits are their own).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -51,8 +53,9 @@ class VenueBackfill:
 
 
 Progress = Callable[[str, int, int, int, float], None]
-"""`progress(exchange, contracts_done_delta, events_delta, contracts_total, gate_wait_s)`, called in
-the caller's thread; `gate_wait_s` is the venue's rate-gate wait so far, summed over its calls."""
+"""`progress(exchange, contracts_done_delta, events_delta, contracts_total, gate_wait_s)`, called from the
+venues' threads one call at a time (under a lock); `gate_wait_s` is the venue's rate-gate wait so far,
+summed over its calls."""
 
 
 def venues_with_history(venue_ids: Sequence[str]) -> list[ModuleType]:
@@ -71,18 +74,37 @@ def backfill(
     stop: threading.Event | None = None,
 ) -> list[VenueBackfill]:
     """Fetch and store the settlements of the last `days` days of every stored contract of the venues
-    that have a history endpoint; venues run one after another, each at its own limit's pace.
-    `symbols` limits the run to those native symbols; `now` (UTC) is the end of the range."""
+    that have a history endpoint; the venues run in parallel, each at its own limits' pace, and their
+    results come back in the order asked. `symbols` limits the run to those native symbols; `now` (UTC)
+    is the end of the range."""
     config = config or CollectorConfig()
     end = now or datetime.now(UTC)
-    results = []
-    for venue in venues_with_history(venue_ids):
-        if stop is not None and stop.is_set():
-            break
-        results.append(
-            _backfill_venue(store, venue, end - timedelta(days=days), end, config, symbols, progress, stop)
-        )
-    return results
+    venues = venues_with_history(venue_ids)
+    if not venues or (stop is not None and stop.is_set()):
+        return []
+    locked = _serialized(progress)
+    with ThreadPoolExecutor(max_workers=len(venues), thread_name_prefix="backfill") as pool:
+        runs = [
+            pool.submit(
+                _backfill_venue, store, venue, end - timedelta(days=days), end, config, symbols, locked, stop
+            )
+            for venue in venues
+        ]
+        return [run.result() for run in runs]
+
+
+def _serialized(progress: Progress | None) -> Progress | None:
+    """`progress` called by one venue thread at a time (a rich progress bar's task table is not shared
+    safely otherwise)."""
+    if progress is None:
+        return None
+    lock = threading.Lock()
+
+    def call(exchange: str, done: int, events: int, total: int, wait_s: float) -> None:
+        with lock:
+            progress(exchange, done, events, total, wait_s)
+
+    return call
 
 
 def _backfill_venue(
@@ -122,10 +144,17 @@ def _backfill_venue(
         stored = spans.get(symbol)
         if stored is None:
             return with_intervals(_pages(client, history, symbol, first_ms, last_ms))
-        # what is stored is not fetched again: only the range before it and the range after it
+        # what is stored is not fetched again: only the range before it and the range after it (a venue
+        # whose one call answers the whole history is called once, its stored span left out)
         oldest, newest = stored
-        before = _pages(client, history, symbol, first_ms, _ms(oldest) - 1) if first_ms < _ms(oldest) else []
-        after = _pages(client, history, symbol, max(first_ms, _ms(newest) + 1), last_ms)
+        if history.paging == "none":
+            every = _pages(client, history, symbol, first_ms, last_ms)
+            before = [event for event in every if event.funding_time < oldest]
+            after = [event for event in every if event.funding_time > newest]
+        else:
+            early = first_ms < _ms(oldest)
+            before = _pages(client, history, symbol, first_ms, _ms(oldest) - 1) if early else []
+            after = _pages(client, history, symbol, max(first_ms, _ms(newest) + 1), last_ms)
         return with_intervals(before) + with_intervals(after, newest)
 
     def write(symbol: str, events: list[SettledFunding]) -> None:
@@ -138,7 +167,7 @@ def _backfill_venue(
     fan = fan_out(
         contracts,
         fetch,
-        workers=spec.workers,
+        workers=lambda: min(history.workers or spec.workers, client.concurrency.allowed()),
         thread_name_prefix=f"{spec.id}-history",
         on_result=write,
         stop=stop,
@@ -158,21 +187,21 @@ def _backfill_venue(
 def _pages(
     client: VenueClient, history: HistorySpec, symbol: str, start_ms: int, end_ms: int
 ) -> list[SettledFunding]:
-    """Every event of `symbol` from `start_ms` to `end_ms` (epoch ms), page after page, forward."""
+    """Every event of `symbol` from `start_ms` to `end_ms` (epoch ms, inclusive), page after page in the
+    venue's direction (`HistorySpec.paging`), each page's bound moved past the rows it brought."""
     events: list[SettledFunding] = []
-    while start_ms <= end_ms:
-        endpoint = dataclasses.replace(
-            history.endpoint,
-            params=history.params(symbol, start_ms, end_ms, history.page_rows),
-            instrument=symbol,
-        )
-        payload = client.fetch(endpoint)
-        page = history.parse(payload, symbol)
+    low, high = start_ms, end_ms
+    while low <= high:
+        page = history.parse(client.fetch(history.request(symbol, low, high)), symbol)
         times = [_ms(event.funding_time) for event in page.items]
         events += [event for event, at in zip(page.items, times, strict=True) if start_ms <= at <= end_ms]
-        if len(page.items) + page.bad_rows < history.page_rows or not times:
+        full = len(page.items) + page.bad_rows >= history.page_rows
+        if history.paging == "none" or not full or not times:
             break
-        start_ms = max(times) + 1
+        if history.paging == "backward":
+            high = min(times) - 1
+        else:
+            low = max(times) + 1
     return events
 
 

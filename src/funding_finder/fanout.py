@@ -1,10 +1,13 @@
 """The pattern the product is built on: a bounded thread fan-out with a deadline.
 
-`fan_out` runs `fn(item)` for every item on a ThreadPoolExecutor and collects what completes with
-`as_completed`. One item's failure never stops the others and never raises out of `fan_out`: it is
-counted by kind. Calls still running when the deadline passes are abandoned — counted as `deadline`,
-their late results discarded — so a hung venue never holds the caller. The threads themselves end
-when their call returns, which every call's own timeout bounds.
+`fan_out` runs `fn(item)` for every item on a ThreadPoolExecutor and collects what completes. One
+item's failure never stops the others and never raises out of `fan_out`: it is counted by kind.
+`workers` is a number, or a function asked before every start (a venue's adaptive in-flight limit,
+`concurrency.InFlightLimit.allowed`): items are started only while fewer calls than it says are
+running, so no thread is made to wait for a turn it may not take. Calls still running when the
+deadline passes are abandoned — counted as `deadline`, their late results discarded — so a hung venue
+never holds the caller. The threads themselves end when their call returns, which every call's own
+timeout bounds.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class FanOutResult(Generic[T, R]):
     """Items whose calls were still running at the deadline (counted as `deadline`) or at a stop."""
     interrupted: bool = False
     """The `stop` event ended the wait (counted as `interrupted`)."""
+    peak_in_flight: int = 0
+    """The most calls that were running at once."""
 
     def latency_summary_ms(self) -> dict[str, float]:
         """p50 / p95 / max of the successful calls' durations, in milliseconds."""
@@ -65,7 +70,7 @@ def fan_out(
     items: Iterable[T],
     fn: Callable[[T], R],
     *,
-    workers: int,
+    workers: int | Callable[[], int],
     deadline_s: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     thread_name_prefix: str = "fan-out",
@@ -74,23 +79,32 @@ def fan_out(
 ) -> FanOutResult[T, R]:
     """Call `fn` on every item with at most `workers` calls in flight; never raises for an item.
 
+    `workers` is a count or a function returning the count allowed now (read before each start).
     `deadline_s` is a time budget in seconds from the call of `fan_out`. `on_result(item, value)`
     runs in the caller's thread as each call succeeds (the collector writes a venue's rows there, so
     an abandoned call can never write after the deadline). `stop` set (Ctrl-C, SIGTERM) ends the wait
-    like a deadline, within `STOP_POLL_S`: the unfinished calls are abandoned and counted `interrupted`.
+    like a deadline, within `STOP_POLL_S`: the unfinished calls, and the items not started, are
+    abandoned and counted `interrupted` (else `deadline`).
     """
     result: FanOutResult[T, R] = FanOutResult()
-    items = list(items)
-    if not items:
+    waiting = list(items)
+    if not waiting:
         return result
+    allowed = workers if callable(workers) else (lambda: workers)
     ends_at = None if deadline_s is None else clock() + deadline_s
-    pool = ThreadPoolExecutor(
-        max_workers=max(1, min(workers, len(items))), thread_name_prefix=thread_name_prefix
-    )
-    futures: dict[Future[tuple[R, float]], T] = {pool.submit(_timed, fn, item): item for item in items}
-    pending = set(futures)
+    most = len(waiting) if callable(workers) else max(1, min(workers, len(waiting)))
+    pool = ThreadPoolExecutor(max_workers=most, thread_name_prefix=thread_name_prefix)
+    futures: dict[Future[tuple[R, float]], T] = {}
+    pending: set[Future[tuple[R, float]]] = set()
+    waiting.reverse()  # popped from the end: items start in their given order
     try:
-        while pending and not (stop is not None and stop.is_set()):
+        while (pending or waiting) and not (stop is not None and stop.is_set()):
+            while waiting and len(pending) < max(1, allowed()):
+                item = waiting.pop()
+                future = pool.submit(_timed, fn, item)
+                futures[future] = item
+                pending.add(future)
+            result.peak_in_flight = max(result.peak_in_flight, len(pending))
             remaining = None if ends_at is None else max(0.0, ends_at - clock())
             if stop is not None:
                 remaining = STOP_POLL_S if remaining is None else min(remaining, STOP_POLL_S)
@@ -98,20 +112,23 @@ def fan_out(
             for future in done:
                 if _collect(future, futures[future], result) and on_result is not None:
                     _hand_over(on_result, result)
-            if pending and ends_at is not None and clock() >= ends_at:
+            if (pending or waiting) and ends_at is not None and clock() >= ends_at:
                 break
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    if pending:
+    unfinished = [futures[future] for future in pending] + waiting[::-1]
+    if unfinished:
         result.interrupted = stop is not None and stop.is_set()
         result.deadline_hit = not result.interrupted
-        result.failures["interrupted" if result.interrupted else "deadline"] += len(pending)
-        result.abandoned = [futures[future] for future in pending]
-    if pending and result.interrupted:
-        log.warning("fan-out stopped with %d calls unfinished; abandoned", len(pending))
-    elif pending:
+        result.failures["interrupted" if result.interrupted else "deadline"] += len(unfinished)
+        result.abandoned = unfinished
+    if unfinished and result.interrupted:
+        log.warning("fan-out stopped with %d calls unfinished; abandoned", len(unfinished))
+    elif unfinished:
         log.warning(
-            "fan-out deadline of %.1f s passed with %d calls unfinished; abandoned", deadline_s, len(pending)
+            "fan-out deadline of %.1f s passed with %d calls unfinished; abandoned",
+            deadline_s,
+            len(unfinished),
         )
     return result
 

@@ -4,6 +4,8 @@ One `requests.Session` per venue, its connection pool at least as large as the v
 timeout on every call and `User-Agent: funding-finder/<version>`. Transport exceptions are translated
 here and nowhere else into the typed errors of `errors.py`; a 429 or a ban pauses the venue's whole
 gate; retries happen only for transport errors, 5xx and 429, with jittered backoff, inside the deadline.
+Every answer also feeds the venue's adaptive in-flight limit (`concurrency.InFlightLimit`), which its
+fan-outs read, so a venue has about as many calls running as its rate limit can use.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
 from funding_finder import __version__
+from funding_finder.concurrency import InFlightLimit, allowed_rate_per_s
 from funding_finder.errors import (
     RETRYABLE_KINDS,
     BadJson,
@@ -44,7 +47,10 @@ log = logging.getLogger("funding_finder.http")
 
 USER_AGENT = f"funding-finder/{__version__}"
 MAX_PAUSE_S = 120.0
-"""Cap on any venue-requested pause (Retry-After, ban end), so a bad header cannot stall us for hours."""
+"""Cap on a venue-requested pause (Retry-After, ban end), so a bad header cannot stall us for hours;
+a call charged by a limit with a longer window is capped at that window instead (Binance's 5-minute
+pool: a Retry-After of 300 s is the pool's own turn, and retrying after 120 s would only meet another
+429), which is still a bound since every window is declared."""
 DEFAULT_RATE_LIMIT_PAUSE_S = 2.0
 """Pause after a 429 that carries no Retry-After."""
 _BAN_UNTIL_MS = re.compile(r"banned until (\d{12,})")
@@ -65,7 +71,8 @@ class VenueClient:
 
     `base_urls` replaces host roots (the simulator, a proxy); `sleep` and `clock` are injectable.
     Counters: `requests` sent, `answers` by failure kind (every failed attempt, retried or not),
-    `latencies_s` the round trip of every answered request (gate waits excluded).
+    `latencies_s` the round trip of every answered request (gate waits excluded). `concurrency` is the
+    venue's adaptive in-flight limit, at most the Session's pool of `spec.workers` connections.
     """
 
     def __init__(
@@ -93,6 +100,11 @@ class VenueClient:
         self.requests = 0
         self.answers: Counter[str] = Counter()
         self.latencies_s: list[float] = []
+        self.concurrency = InFlightLimit(
+            allowed_rate_per_s(spec.limits, (endpoint.name for endpoint in spec.endpoints), gate.margin),
+            spec.workers,
+            clock=clock,
+        )
         self._lock = threading.Lock()
 
     def url_of(self, endpoint: Endpoint) -> str:
@@ -122,21 +134,49 @@ class VenueClient:
 
     def _fetch_once(self, endpoint: Endpoint, deadline: float | None) -> Any:
         name = endpoint.name
-        with self.gate.call(name, endpoint.instrument, deadline):
-            response = self._send(endpoint, deadline)
-        self._read_usage(endpoint, response)
-        self._check_status(name, response)
-        payload = self._decode(name, response)
+        asked = sent_at = self.gate.clock()
+        latency_s: float | None = None
+        rate_limited = succeeded = False
+        try:
+            with self.gate.call(name, endpoint.instrument, deadline) as sent_at:
+                sent = time.perf_counter()
+                response = self._send(endpoint, deadline)
+                latency_s = time.perf_counter() - sent
+            self._read_usage(endpoint, response)
+            self._check_status(name, response)
+            payload = self._decode(name, response)
+            self._check_envelope(name, payload)
+            succeeded = True
+            return payload
+        except RateLimited:
+            rate_limited = True
+            raise
+        finally:
+            self.concurrency.observe(
+                latency_s, waited_s=sent_at - asked, rate_limited=rate_limited, succeeded=succeeded
+            )
+
+    def _check_envelope(self, name: str, payload: Any) -> None:
         try:
             self.spec.check_envelope(self.spec.id, name, payload)
         except RateLimited:
             self.gate.pause_for(DEFAULT_RATE_LIMIT_PAUSE_S)
             raise
         except Banned as exc:  # a ban told inside an HTTP 200 (BitMart 30017) holds every thread too
-            until_s = (exc.until - datetime.now(UTC)).total_seconds() if exc.until else MAX_PAUSE_S
-            self.gate.pause_for(min(max(until_s, 0.0), MAX_PAUSE_S))
+            until_s = (exc.until - datetime.now(UTC)).total_seconds() if exc.until else None
+            self._pause(name, until_s)
             raise
-        return payload
+
+    def pause_cap_s(self, name: str) -> float:
+        """The longest pause a venue may ask before a call to `name`: `MAX_PAUSE_S`, or the longest
+        window among the limits that charge it when that is longer."""
+        windows = [limit.window_s for limit in self.spec.limits if limit.cost_of(name) > 0]
+        return max([MAX_PAUSE_S, *windows])
+
+    def _pause(self, name: str, seconds: float | None) -> None:
+        """Pause the gate for a venue-requested time (None: unknown, the cap), within [0, cap]."""
+        cap_s = self.pause_cap_s(name)
+        self.gate.pause_for(min(max(cap_s if seconds is None else seconds, 0.0), cap_s))
 
     def _send(self, endpoint: Endpoint, deadline: float | None) -> requests.Response:
         name = endpoint.name
@@ -189,7 +229,7 @@ class VenueClient:
         venue = self.spec.id
         if status == 429:
             retry_after_s = _retry_after_s(response, self.spec.retry_after_unit_s)
-            self.gate.pause_for(min(retry_after_s or DEFAULT_RATE_LIMIT_PAUSE_S, MAX_PAUSE_S))
+            self._pause(name, retry_after_s or DEFAULT_RATE_LIMIT_PAUSE_S)
             raise RateLimited(venue, name, f"HTTP 429: {snippet}", retry_after_s)
         if status == 418 or (status == 403 and "too frequent" in snippet.lower()):
             until = _ban_end(response.text)
@@ -198,7 +238,7 @@ class VenueClient:
                 if until
                 else _retry_after_s(response, self.spec.retry_after_unit_s)
             )
-            self.gate.pause_for(min(max(pause_s or MAX_PAUSE_S, 0.0), MAX_PAUSE_S))
+            self._pause(name, pause_s or None)  # a zero or absent end: the cap
             raise Banned(venue, name, f"HTTP {status}: {snippet}", until)
         if status >= 500:
             raise HttpServerError(venue, name, f"HTTP {status}: {snippet}")

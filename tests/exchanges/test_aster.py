@@ -480,3 +480,24 @@ def test_arbitrary_rows_never_break_build_rows(premium: Any, info: Any, exchange
         assert row.interval_hours is None or row.interval_hours > 0
         assert row.contract_type == "linear"
         assert set(row.flags) <= set(FLAGS)
+
+
+def test_history_rows_field_by_field_share_binances_parser():
+    # [{"symbol": "BTCUSDT", "fundingTime": 1750060800000, "fundingRate": "0.00010000"}]
+    parsed = aster.parse_history(load_json("aster", "fapi-v1-fundingRate-history.json"), "BTCUSDT")
+    assert parsed.bad_rows == 0 and len(parsed.items) == 1
+    [event] = parsed.items
+    assert (event.exchange, event.native_symbol) == ("aster", "BTCUSDT")
+    assert event.funding_time == datetime(2025, 6, 16, 8, tzinfo=UTC)
+    assert (event.funding_rate, event.interval_hours, event.mark_price) == (0.0001, None, None)
+    assert aster.parse_history(load_json("aster", "fapi-v1-fundingRate-history.json"), "ETHUSDT").items == []
+    with pytest.raises(BadPayload):
+        aster.parse_history({"code": -1121, "msg": "Invalid symbol."}, "BTCUSDT")
+
+
+def test_history_is_the_binance_style_endpoint_charged_to_the_weight_pool():
+    history = aster.SPEC.history
+    request = history.request("BTCUSDT", 5, 9)
+    assert (request.path, history.page_rows, history.paging) == ("/fapi/v1/fundingRate", 1000, "forward")
+    assert dict(request.params) == {"symbol": "BTCUSDT", "startTime": "5", "endTime": "9", "limit": "1000"}
+    assert aster.SPEC.limits[0].cost_of(request.name) == 1

@@ -637,3 +637,47 @@ def test_arbitrary_rows_never_break_build_rows(
         assert row.open_interest_usd is None or math.isfinite(row.open_interest_usd)
         assert row.contract_type != "inverse" or row.volume_24h_usd is None
         assert set(row.flags) <= set(FLAGS)
+
+
+HISTORY = "funding-history.docs-example.json"
+
+
+def test_history_rows_field_by_field():
+    # {"symbol": "ETHPERP", "fundingRate": "0.0001", "fundingRateTimestamp": "1672041600000"} (docs example)
+    parsed = bybit.parse_history(load_json("bybit", HISTORY), "ETHPERP")
+    assert parsed.bad_rows == 0 and len(parsed.items) == 1
+    [event] = parsed.items
+    assert (event.exchange, event.native_symbol) == ("bybit", "ETHPERP")
+    assert event.funding_time == datetime(2022, 12, 26, 8, tzinfo=UTC)
+    assert (event.funding_rate, event.interval_hours, event.mark_price) == (0.0001, None, None)
+
+
+def test_history_drops_other_symbols_counts_malformed_rows_and_reads_the_category():
+    payload = copy.deepcopy(load_json("bybit", HISTORY))
+    row = payload["result"]["list"][0]
+    payload["result"]["list"] = [
+        {**row, "symbol": "BTCPERP"},
+        {**row, "fundingRate": "n/a"},
+        {**row, "fundingRateTimestamp": "1672070400000", "fundingRate": "-0.00002"},
+    ]
+    parsed = bybit.parse_history(payload, "ETHPERP")
+    assert parsed.bad_rows == 1
+    assert [(e.funding_time, e.funding_rate) for e in parsed.items] == [
+        (datetime(2022, 12, 26, 16, tzinfo=UTC), -0.00002)
+    ]
+    with pytest.raises(BadPayload):
+        bybit.parse_history({"retCode": 0, "result": {}}, "ETHPERP")
+    assert [bybit.history_category(s) for s in ("BTCUSD", "BTCUSDT", "ETHPERP")] == [
+        "inverse",
+        "linear",
+        "linear",
+    ]
+    request = bybit.SPEC.history.request("BTCUSD", 1000, 2000)
+    assert dict(request.params) == {
+        "category": "inverse",
+        "symbol": "BTCUSD",
+        "startTime": "1000",
+        "endTime": "2000",
+        "limit": "200",
+    }
+    assert bybit.SPEC.history.paging == "backward"

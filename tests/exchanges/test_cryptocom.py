@@ -209,3 +209,47 @@ def test_crossing_the_simulators_limit_is_a_429_the_client_reads_as_rate_limited
         with pytest.raises(RateLimited, match="HTTP 429"):
             client.fetch(btc)
         assert client.gate.paused_until > 0  # the venue's gate pauses every thread
+
+
+def _history(instrument):
+    return load_json(
+        "cryptocom",
+        f"exchange-v1-public-get-valuations-funding_hist-{instrument}__arb-chain-bot-20260827.json",
+    )
+
+
+def test_history_rows_field_by_field():
+    parsed = cryptocom.parse_history(_history("BTCUSD-PERP"), "BTCUSD-PERP")
+    assert parsed.bad_rows == 0 and len(parsed.items) == 3
+    # [{"v": "0.000001323", "t": 1787857200000}, {"v": "0.000001323", "t": 1787853600000}, ... 1787850000000]
+    assert [(e.funding_time, e.funding_rate) for e in parsed.items] == [
+        (datetime(2026, 8, 27, h, tzinfo=UTC), 0.000001323) for h in (19, 18, 17)
+    ]
+    event = parsed.items[0]
+    assert (event.exchange, event.native_symbol, event.interval_hours, event.mark_price) == (
+        "cryptocom",
+        "BTCUSD-PERP",
+        None,
+        None,
+    )
+    for instrument in ("ETHUSD-PERP", "SOLUSD-PERP"):
+        [one] = cryptocom.parse_history(_history(instrument), instrument).items
+        row = _history(instrument)["result"]["data"][0]
+        assert (one.funding_time.timestamp() * 1000, one.funding_rate) == (row["t"], float(row["v"]))
+
+
+def test_history_refuses_another_instruments_answer_and_counts_malformed_rows():
+    with pytest.raises(BadPayload):
+        cryptocom.parse_history(_history("ETHUSD-PERP"), "BTCUSD-PERP")
+    payload = _history("BTCUSD-PERP")
+    payload["result"]["data"][0]["v"] = None
+    assert cryptocom.parse_history(payload, "BTCUSD-PERP").bad_rows == 1
+    request = cryptocom.SPEC.history.request("BTCUSD-PERP", 10, 20)
+    assert dict(request.params) == {
+        "valuation_type": "funding_hist",
+        "instrument_name": "BTCUSD-PERP",
+        "count": "25",
+        "start_ts": "10",
+        "end_ts": "20",
+    }
+    assert request.name == cryptocom.RATES  # the same per-method bucket as the cycle's estimates

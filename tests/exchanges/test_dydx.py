@@ -268,3 +268,38 @@ def test_arbitrary_markets_never_break_build_rows(markets):
         assert (row.interval_hours, row.next_funding_time) == (1.0, NEXT_HOUR)
         assert row.symbol.endswith("/USD:USDC")
         assert set(row.flags) <= set(FLAGS)
+
+
+def test_history_rows_field_by_field():
+    parsed = dydx.parse_history(load_json("dydx", "historicalFunding-3rows.json"), "BTC-USD")
+    assert parsed.bad_rows == 0 and len(parsed.items) == 3
+    newest, _, oldest = parsed.items  # the indexer answers newest first
+    # {"rate": "0.000002375", "price": "89993.8", "effectiveAt": "2025-12-08T16:00:00.219Z"}
+    assert (newest.exchange, newest.native_symbol) == ("dydx", "BTC-USD")
+    assert newest.funding_time == datetime(2025, 12, 8, 16, tzinfo=UTC)  # 219 ms of block latency rounded off
+    assert (newest.funding_rate, newest.mark_price, newest.interval_hours) == (0.000002375, 89993.8, None)
+    # {"rate": "0.000000625", "price": "91459.59191", "effectiveAt": "2025-12-08T14:00:00.112Z"}
+    assert (oldest.funding_time, oldest.funding_rate, oldest.mark_price) == (
+        datetime(2025, 12, 8, 14, tzinfo=UTC),
+        0.000000625,
+        91459.59191,
+    )
+    # {"rate": "0.000176", "price": "118536.67532", "effectiveAt": "2025-07-29T05:00:01.053Z"}: 1.053 s late
+    [single] = dydx.parse_history(load_json("dydx", "historicalFunding.json"), "BTC-USD").items
+    assert (single.funding_time, single.funding_rate) == (
+        datetime(2025, 7, 29, 5, 0, 1, tzinfo=UTC),
+        0.000176,
+    )
+
+
+def test_history_drops_other_tickers_counts_malformed_rows_and_pages_backward_by_time():
+    payload = copy.deepcopy(load_json("dydx", "historicalFunding-3rows.json"))
+    payload["historicalFunding"][0]["ticker"] = "ETH-USD"
+    payload["historicalFunding"][1]["effectiveAt"] = "2025-12-08 15:00"  # no zone
+    parsed = dydx.parse_history(payload, "BTC-USD")
+    assert parsed.bad_rows == 1 and [e.funding_rate for e in parsed.items] == [0.000000625]
+    with pytest.raises(BadPayload):
+        dydx.parse_history({"errors": [{"msg": "x"}]}, "BTC-USD")
+    request = dydx.SPEC.history.request("BTC-USD", 0, 1765209600219)
+    assert request.path == "/v4/historicalFunding/BTC-USD" and dydx.SPEC.history.paging == "backward"
+    assert dict(request.params) == {"limit": "1000", "effectiveBeforeOrAt": "2025-12-08T16:00:00.219Z"}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges import hyperliquid
 from funding_finder.exchanges.base import Role
+from funding_finder.model import with_intervals
 from funding_finder.recordings import load_json
 from rows import by_native
 
@@ -234,3 +235,52 @@ def test_arbitrary_json_never_breaks_build_rows(data):
     assert all(row.interval_hours == 1 and row.next_funding_time == NEXT_HOUR for row in result.rows)
     if count is not None:
         assert len(result.rows) + result.bad_rows <= count
+
+
+HISTORY = "info-fundingHistory-BTC__hl-python-sdk.json"
+
+
+def test_history_rows_field_by_field():
+    recorded = load_json("hyperliquid", HISTORY)
+    parsed = hyperliquid.parse_history(recorded, "BTC")
+    assert parsed.bad_rows == 0 and len(parsed.items) == len(recorded) == 1038
+    first, last = parsed.items[0], parsed.items[-1]
+    # {"coin": "BTC", "fundingRate": "-0.00061334", "premium": "-0.00091334", "time": 1683849600048}
+    assert (first.exchange, first.native_symbol) == ("hyperliquid", "BTC")
+    assert first.funding_time == datetime(2023, 5, 12, tzinfo=UTC)  # 48 ms of jitter rounded off
+    assert (first.funding_rate, first.interval_hours, first.mark_price) == (-0.00061334, None, None)
+    # the last row: {"coin": "BTC", "fundingRate": "0.0000125", ..., "time": 1689627600065}
+    assert (last.funding_time, last.funding_rate) == (datetime(2023, 7, 17, 21, tzinfo=UTC), 0.0000125)
+    # every row, against the recording read independently
+    assert [(round(e.funding_time.timestamp()), e.funding_rate) for e in parsed.items] == [
+        (round(row["time"] / 1000), float(row["fundingRate"])) for row in recorded
+    ]
+
+
+def test_history_intervals_come_from_each_rows_neighbours():
+    events = with_intervals(hyperliquid.parse_history(load_json("hyperliquid", HISTORY), "BTC").items)
+    by_time = {e.funding_time: e.interval_hours for e in events}
+    assert by_time[datetime(2023, 5, 12, 8, tzinfo=UTC)] == 8.0  # 8-hourly until 2023-06-08
+    assert by_time[datetime(2023, 6, 8, 0, tzinfo=UTC)] == 8.0
+    assert by_time[datetime(2023, 6, 8, 1, tzinfo=UTC)] == 1.0  # hourly after
+    assert by_time[datetime(2023, 7, 2, 21, tzinfo=UTC)] == 2.0  # the 20:00 settlement is not recorded
+    # a late settlement keeps its own time (`"time": 1684830233040`), never moved onto the 8 h grid
+    assert by_time[datetime(2023, 5, 23, 8, 23, 53, tzinfo=UTC)] == 8.4
+    assert by_time[datetime(2023, 5, 23, 16, tzinfo=UTC)] == 7.6
+    hours = [e.interval_hours for e in events[1:]]
+    assert (hours.count(8.0), hours.count(1.0), hours.count(2.0), len(hours)) == (79, 955, 1, 1037)
+
+
+def test_history_drops_other_coins_counts_malformed_rows_and_posts_a_body():
+    rows = copy.deepcopy(load_json("hyperliquid", HISTORY))[:3]
+    rows[0]["coin"] = "ETH"
+    del rows[1]["time"]
+    parsed = hyperliquid.parse_history(rows, "BTC")
+    assert parsed.bad_rows == 1 and [e.funding_rate for e in parsed.items] == [-0.00081798]
+    with pytest.raises(BadPayload):
+        hyperliquid.parse_history({"error": "x"}, "BTC")
+    request = hyperliquid.SPEC.history.request("BTC", 1000, 2000)
+    assert (request.method, request.path, request.params) == ("POST", "/info", {})
+    assert request.json_body == {"type": "fundingHistory", "coin": "BTC", "startTime": 1000, "endTime": 2000}
+    # 20 per call plus 1 per 20 rows of a full 500-row page
+    assert hyperliquid.SPEC.limits[0].cost_of(request.name) == 45

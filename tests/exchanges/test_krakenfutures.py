@@ -322,3 +322,39 @@ def test_arbitrary_tickers_never_break_build_rows(rows, listing):
         assert (row.interval_hours, row.next_funding_time) == (1.0, NEXT_HOUR)
         assert row.contract_type in ("linear", "inverse")
         assert set(row.flags) <= set(FLAGS)
+
+
+HISTORY = "derivatives-api-v4-historicalfundingrates-PF_XBTUSD__arb-chain-bot-20260827.trimmed.json"
+
+
+def test_history_rows_field_by_field_use_the_relative_rate():
+    recorded = load_json("krakenfutures", HISTORY)
+    parsed = kraken.parse_history(recorded, "PF_XBTUSD")
+    assert parsed.bad_rows == 0 and len(parsed.items) == 6
+    first = parsed.items[0]
+    # {"timestamp": "2026-08-27T12:00:00Z", "fundingRate": 0.977221019461015177,
+    #  "relativeFundingRate": 0.000012296720833333}
+    assert (first.exchange, first.native_symbol) == ("krakenfutures", "PF_XBTUSD")
+    assert first.funding_time == datetime(2026, 8, 27, 12, tzinfo=UTC)
+    assert first.funding_rate == 0.000012296720833333  # fraction per hour, never the absolute 0.977
+    # linear: absolute = relative × price, so the settlement price is 0.977221 / 0.0000122967 ≈ 79,470 USD
+    assert math.isclose(first.mark_price, 0.977221019461015177 / 0.000012296720833333)
+    assert round(first.mark_price) == 79470
+    assert [e.funding_time.hour for e in parsed.items] == [12, 13, 14, 15, 16, 17]
+    assert [e.funding_rate for e in parsed.items] == [row["relativeFundingRate"] for row in recorded["rates"]]
+
+
+def test_history_inverse_price_and_malformed_rows():
+    assert kraken.settlement_price(2.0, 44000.0, "inverse") == 22000.0  # relative = absolute × price
+    assert kraken.settlement_price(0.0, 0.0, "linear") is None
+    payload = copy.deepcopy(load_json("krakenfutures", HISTORY))
+    del payload["rates"][0]["relativeFundingRate"]
+    payload["rates"][1]["timestamp"] = 1787832000000  # not ISO text
+    parsed = kraken.parse_history(payload, "PF_XBTUSD")
+    assert parsed.bad_rows == 2 and len(parsed.items) == 4
+    with pytest.raises(BadPayload):
+        kraken.parse_history({"result": "success"}, "PF_XBTUSD")
+    history = kraken.SPEC.history
+    assert history.paging == "none" and dict(history.request("PF_XBTUSD", 0, 1).params) == {
+        "symbol": "PF_XBTUSD"
+    }

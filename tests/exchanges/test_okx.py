@@ -475,3 +475,44 @@ def test_arbitrary_rows_never_break_build_rows(rates: Any, listing: Any) -> None
         assert row.contract_type in ("linear", "inverse")
         assert row.predicted_rate is None or math.isfinite(row.predicted_rate)
         assert set(row.flags) <= set(FLAGS)
+
+
+HISTORY = "funding-rate-history-BTC-USD-SWAP.docs-example.json"
+
+
+def test_history_rows_field_by_field_store_the_realized_rate():
+    parsed = okx.parse_history(load_json("okx", HISTORY), "BTC-USD-SWAP")
+    assert parsed.bad_rows == 0 and len(parsed.items) == 2
+    newer, older = parsed.items  # newest first
+    # {"fundingRate": "0.0000746604960499", "fundingTime": "1703059200000",
+    #  "realizedRate": "0.0000746572360545"}
+    assert (newer.exchange, newer.native_symbol) == ("okx", "BTC-USD-SWAP")
+    assert (newer.funding_time, newer.funding_rate) == (
+        datetime(2023, 12, 20, 8, tzinfo=UTC),
+        0.0000746572360545,
+    )
+    # {"fundingRate": "0.000227985782722", "fundingTime": "1703030400000",
+    #  "realizedRate": "0.0002279755647389"}
+    assert (older.funding_time, older.funding_rate) == (
+        datetime(2023, 12, 20, tzinfo=UTC),
+        0.0002279755647389,
+    )
+    assert (older.interval_hours, older.mark_price) == (None, None)
+
+
+def test_history_drops_other_instruments_counts_malformed_rows_and_pages_by_after():
+    payload = copy.deepcopy(load_json("okx", HISTORY))
+    payload["data"][0]["instId"] = "BTC-USDT-SWAP"
+    del payload["data"][1]["realizedRate"]
+    assert okx.parse_history(payload, "BTC-USD-SWAP").bad_rows == 1
+    with pytest.raises(BadPayload):
+        okx.parse_history({"code": "0"}, "BTC-USD-SWAP")
+    request = okx.SPEC.history.request("BTC-USD-SWAP", 1000, 2000)
+    # `after` and `before` are exclusive: the range's own ends are asked for
+    assert dict(request.params) == {
+        "instId": "BTC-USD-SWAP",
+        "after": "2001",
+        "before": "999",
+        "limit": "400",
+    }
+    assert okx.SPEC.history.paging == "backward" and request.instrument == "BTC-USD-SWAP"

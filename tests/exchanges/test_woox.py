@@ -342,3 +342,26 @@ def test_arbitrary_rows_never_break_build_rows(rates: Any, futures: Any) -> None
         assert math.isfinite(row.funding_rate)
         assert row.interval_hours is None or row.interval_hours > 0
         assert set(row.flags) <= set(FLAGS)
+
+
+def test_history_rows_field_by_field():
+    # {"symbol": "PERP_BTC_USDT", "fundingRate": "-0.00004953", "fundingRateTimestamp": 1751616000000,
+    #  "nextFundingTime": 1751644800000, "markPrice": "108708"}
+    parsed = woox.parse_history(load_json("woox", "v3-public-fundingRateHistory.json"), "PERP_BTC_USDT")
+    assert parsed.bad_rows == 0 and len(parsed.items) == 1
+    [event] = parsed.items
+    assert (event.exchange, event.native_symbol) == ("woox", "PERP_BTC_USDT")
+    assert event.funding_time == datetime(2025, 7, 4, 8, tzinfo=UTC)
+    assert (event.funding_rate, event.mark_price, event.interval_hours) == (-0.00004953, 108708.0, None)
+
+
+def test_history_drops_other_symbols_counts_malformed_rows_and_pages_backward():
+    payload = copy.deepcopy(load_json("woox", "v3-public-fundingRateHistory.json"))
+    (row,) = payload["data"]["rows"]
+    payload["data"]["rows"] = [{**row, "symbol": "PERP_ETH_USDT"}, {**row, "fundingRateTimestamp": "soon"}]
+    assert woox.parse_history(payload, "PERP_BTC_USDT").bad_rows == 1
+    with pytest.raises(BadPayload):
+        woox.parse_history({"success": True, "data": {}}, "PERP_BTC_USDT")
+    request = woox.SPEC.history.request("PERP_BTC_USDT", 5, 9)
+    assert dict(request.params) == {"symbol": "PERP_BTC_USDT", "startTime": "5", "endTime": "9", "size": "25"}
+    assert woox.SPEC.history.paging == "backward"

@@ -19,7 +19,7 @@ from funding_finder.exchanges.base import Endpoint
 from funding_finder.model import FundingRate
 from funding_finder.recordings import load_bytes
 from funding_finder.simulator import Simulator
-from funding_finder.simulator.routes import HANDLERS, ROUTES, find_route
+from funding_finder.simulator.routes import HANDLERS, ROUTES, find_handler, find_route
 from funding_finder.simulator.scale import (
     MAX_CLONES,
     REALISTIC,
@@ -45,10 +45,10 @@ COUNTS = recorded_counts()
 def served(venue: str, endpoint: Endpoint, recordings: dict, handlers: dict) -> Any:
     """What the simulator would answer to this call (decoded), None for a non-200 or no recording."""
     params = dict(endpoint.params) if endpoint.method == "GET" else dict(endpoint.json_body or {})
-    handler = handlers.get((venue, endpoint.method, endpoint.path))
-    if handler is not None:
-        reply = handler(params)
-        return json.loads(reply.body) if reply is not None and reply.status == 200 else None
+    handler = find_handler(venue, endpoint.method, endpoint.path, handlers)
+    reply = handler(params) if handler is not None else None
+    if reply is not None:  # a handler that does not answer leaves the request to the recorded routes
+        return json.loads(reply.body) if reply.status == 200 else None
     key = find_route(venue, endpoint.method, endpoint.path, params)
     return None if key is None else json.loads(recordings[key])
 

@@ -27,6 +27,9 @@ COMMODITY, INDEX where sent (Aster documents only COIN; unverified), else crypto
 Errors: HTTP 4xx with `{"code": <negative>, "msg": …}` (429 with -1003 over the limit, 418 bans, 403
 WAF), handled by the request path; should such an object arrive inside HTTP 200 it is an ExchangeError
 (-1003 RateLimited). Limit: REQUEST_WEIGHT 2400 per minute per IP, `X-MBX-USED-WEIGHT-1M` on every answer.
+History (`backfill`): `GET /fapi/v1/fundingRate?symbol=&startTime=&endTime=&limit=` (the recorded path;
+`/fapi/v3/fundingRate` is the same API), Binance's rows and paging (`base.binance_history`: oldest first,
+at most 1000 rows, forward by `startTime`), weight 1 in the same REQUEST_WEIGHT pool.
 """
 
 from __future__ import annotations
@@ -43,19 +46,30 @@ from funding_finder.exchanges.base import (
     Parsed,
     Role,
     VenueSpec,
+    binance_history,
     caps_by_symbol,
     error_body_envelope,
     field_of,
+    parse_binance_history,
     parse_rows,
     parse_secondary,
     split_by_quote,
     text,
 )
-from funding_finder.model import AssetClass, FundingRate, from_ms, make_rate, number, optional_number
+from funding_finder.model import (
+    AssetClass,
+    FundingRate,
+    SettledFunding,
+    from_ms,
+    make_rate,
+    number,
+    optional_number,
+)
 from funding_finder.ratelimit import Limit
 
 VENUE = "aster"
 RATES, INTERVALS, INSTRUMENTS = "premiumIndex", "fundingInfo", "exchangeInfo"
+HISTORY = "fundingRate"
 RATE_LIMIT_CODE = -1003
 CAP_FIELDS = ("fundingFeeCap", "fundingFeeFloor")
 QUOTE_SUFFIXES = ("USDT", "USDC", "USD1", "USD")
@@ -86,12 +100,14 @@ SPEC = VenueSpec(
         Endpoint(INTERVALS, "/fapi/v1/fundingInfo", Role.EXTRA),
         Endpoint(INSTRUMENTS, "/fapi/v1/exchangeInfo", Role.INSTRUMENTS),
     ),
-    # REQUEST_WEIGHT 2400 per 60 s per IP; each of the three calls weighs 1 (bulk premiumIndex too).
-    limits=(Limit("REQUEST_WEIGHT", 2400, 60.0, costs={RATES: 1, INTERVALS: 1, INSTRUMENTS: 1}),),
+    # REQUEST_WEIGHT 2400 per 60 s per IP; each of the three calls weighs 1 (bulk premiumIndex too), and
+    # so does the history's fundingRate.
+    limits=(Limit("REQUEST_WEIGHT", 2400, 60.0, costs={RATES: 1, INTERVALS: 1, INSTRUMENTS: 1, HISTORY: 1}),),
     docs_url="https://github.com/asterdex/api-docs",
     check_envelope=check_envelope,
     workers=3,
     usage_headers={"X-MBX-USED-WEIGHT-1M": "REQUEST_WEIGHT"},
+    history=binance_history(VENUE, HISTORY, "/fapi/v1/fundingRate", workers=6),  # 40 calls a second
 )
 
 
@@ -213,3 +229,8 @@ def instrument_from_symbol(symbol: str) -> Instrument:
     """`BTCUSDT` → BTC/USDT:USDT, `GNSUSD` → GNS/USD:USD (settled in the quote: U-margined futures)."""
     base, quote = split_by_quote(symbol, QUOTE_SUFFIXES)
     return Instrument(symbol, base, quote, quote, "crypto", True)
+
+
+def parse_history(payload: Any, native_symbol: str) -> Parsed[SettledFunding]:
+    """`/fapi/v1/fundingRate` rows, Binance's shape (`base.parse_binance_history`)."""
+    return parse_binance_history(VENUE, HISTORY, payload, native_symbol)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
+from urllib.parse import quote as url_quote
 
 from funding_finder.errors import BadPayload, EmptyPayload, ExchangeError, FetchError, RateLimited
-from funding_finder.model import ContractType, FundingRate, SettledFunding, optional_number
+from funding_finder.model import ContractType, FundingRate, SettledFunding, optional_number, settled
 from funding_finder.ratelimit import Limit
 
 log = logging.getLogger("funding_finder.exchanges")
@@ -57,21 +58,85 @@ class Endpoint:
     setting; 0: every cycle, where the list's absences carry meaning, as Binance's delistings)."""
 
 
+Paging = Literal["forward", "backward", "none"]
+
+
 @dataclass(frozen=True)
 class HistorySpec:
     """A venue's settled-funding history endpoint, for `backfill`.
 
-    `endpoint` is called once per page with `params(native_symbol, start_ms, end_ms, page_rows)` added;
-    pages run forward from `start_ms` (epoch ms, inclusive), each asking for up to `page_rows` rows; a
-    page with fewer rows ends the contract. `parse(payload, native_symbol)` returns the page's events;
+    `endpoint` is called once per page. `params(native_symbol, start_ms, end_ms, page_rows)` (epoch ms,
+    both inclusive) gives the page's query parameters, or its JSON body when the endpoint is a POST,
+    merged over the endpoint's own; a `{symbol}` in the endpoint's path is the native symbol (dYdX puts
+    the ticker in the path). `paging` says how the rows' own times page the range: "forward" (each page
+    starts after the newest row of the one before: Binance, Hyperliquid), "backward" (each page ends
+    before the oldest row of the one before, for venues that answer newest first: Bybit, OKX, dYdX) or
+    "none" (one call answers the whole history: Kraken). A page with fewer than `page_rows` rows (good
+    and malformed) ends the contract. `parse(payload, native_symbol)` returns the page's events;
     `covers` says which stored contracts this endpoint has history for (one family of a venue, say).
+    `workers` is how many contracts' calls may be in flight at once (None: the venue's cycle `workers`),
+    sized so that the venue's limit, not the round trip, sets the pace.
     """
 
     endpoint: Endpoint
     page_rows: int
-    params: Callable[[str, int, int, int], Mapping[str, str]]
+    params: Callable[[str, int, int, int], Mapping[str, Any]]
     parse: Callable[[Any, str], Parsed[SettledFunding]]
     covers: Callable[[FundingRate], bool] = lambda row: True
+    paging: Paging = "forward"
+    workers: int | None = None
+
+    def request(self, native_symbol: str, start_ms: int, end_ms: int) -> Endpoint:
+        """The call for one page of `native_symbol` from `start_ms` to `end_ms` (epoch ms, inclusive),
+        charged to per-instrument limits as that symbol."""
+        fields = self.params(native_symbol, start_ms, end_ms, self.page_rows)
+        path = self.endpoint.path.replace("{symbol}", url_quote(native_symbol, safe=""))
+        if self.endpoint.method == "POST":
+            where: dict[str, Any] = {"json_body": {**(self.endpoint.json_body or {}), **fields}}
+        else:
+            where = {"params": {**self.endpoint.params, **{k: str(v) for k, v in fields.items()}}}
+        return replace(self.endpoint, path=path, instrument=native_symbol, **where)
+
+
+def binance_history(
+    venue: str,
+    name: str,
+    path: str,
+    *,
+    page_rows: int = 1000,
+    covers: Callable[[FundingRate], bool] = lambda row: True,
+    workers: int | None = None,
+) -> HistorySpec:
+    """The Binance-style `fundingRate` history (Binance USDⓈ-M and Aster): `symbol`, `startTime`, `endTime`
+    (epoch ms, inclusive) and `limit` (rows, at most 1000), oldest first, so it pages forward."""
+    return HistorySpec(
+        Endpoint(name, path, Role.RATES),
+        page_rows=page_rows,
+        params=lambda symbol, start_ms, end_ms, rows: {
+            "symbol": symbol,
+            "startTime": start_ms,
+            "endTime": end_ms,
+            "limit": rows,
+        },
+        parse=lambda payload, symbol: parse_binance_history(venue, name, payload, symbol),
+        covers=covers,
+        workers=workers,
+    )
+
+
+def parse_binance_history(
+    venue: str, endpoint: str, payload: Any, native_symbol: str
+) -> Parsed[SettledFunding]:
+    """Binance-style history rows: `fundingTime` (int ms, with jitter), `fundingRate` (string fraction per
+    interval, the rate paid then), `markPrice` (string, may be "" or absent). Rows of another symbol are
+    dropped; an error object (`{"code": -1121, ...}`) is BadPayload."""
+
+    def one(row: Any) -> SettledFunding | None:
+        if text(row["symbol"]) != native_symbol:
+            return None
+        return settled(venue, native_symbol, row["fundingTime"], row["fundingRate"], row.get("markPrice"))
+
+    return parse_rows(venue, endpoint, payload, one)
 
 
 @dataclass(frozen=True)
@@ -229,6 +294,24 @@ def interval_hours(value: Any, unit_s: float, *, strict: bool = False) -> float 
     if amount is None or amount <= 0:
         return None
     return amount * unit_s / S_PER_HOUR
+
+
+def ms_of_iso(value: Any) -> int:
+    """An ISO-8601 time with its zone (`2025-12-08T16:00:00.219Z`, `2026-08-27T12:00:00Z`) as epoch ms;
+    TypeError / ValueError (a malformed row) when it is not a string or has no zone."""
+    if not isinstance(value, str):
+        raise TypeError(f"not a time: {value!r}")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without a zone: {value!r}")
+    return round(moment.timestamp() * 1000)
+
+
+def iso_of_ms(epoch_ms: int) -> str:
+    """Epoch ms as ISO-8601 UTC with milliseconds (`2025-12-08T16:00:00.219Z`), for venues whose time
+    parameters are ISO strings (dYdX `effectiveBeforeOrAt`)."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
 def text(value: Any) -> str:

@@ -37,13 +37,14 @@ from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
-    HistorySpec,
     Parsed,
     Role,
     VenueSpec,
+    binance_history,
     build_families,
     caps_by_symbol,
     field_of,
+    parse_binance_history,
     parse_rows,
     parse_secondary,
     settle_and_type,
@@ -59,7 +60,6 @@ from funding_finder.model import (
     make_rate,
     number,
     optional_number,
-    settled,
 )
 from funding_finder.ratelimit import Limit
 
@@ -117,17 +117,10 @@ SPEC = VenueSpec(
     docs_url="https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info",
     workers=3,  # six small calls in two round trips
     usage_headers={"X-MBX-USED-WEIGHT-1M": "REQUEST_WEIGHT"},
-    history=HistorySpec(
-        Endpoint(HISTORY, "/fapi/v1/fundingRate", Role.RATES),
-        page_rows=1000,  # the documented maximum; 30 days at 8 h is one page of 90 rows
-        params=lambda symbol, start_ms, end_ms, rows: {
-            "symbol": symbol,
-            "startTime": str(start_ms),
-            "endTime": str(end_ms),
-            "limit": str(rows),
-        },
-        parse=lambda payload, symbol: parse_history(payload, symbol),
-        covers=lambda row: row.contract_type == "linear",  # dapi has its own history path, not used yet
+    # fundingRate: 1000 rows a page, the documented maximum; 30 days at 8 h is one page of 90 rows.
+    # dapi has its own history path, not used yet.
+    history=binance_history(
+        VENUE, HISTORY, "/fapi/v1/fundingRate", covers=lambda row: row.contract_type == "linear"
     ),
 )
 
@@ -316,12 +309,6 @@ def _build_family(
 
 
 def parse_history(payload: Any, native_symbol: str) -> Parsed[SettledFunding]:
-    """`/fapi/v1/fundingRate` rows: `fundingTime` (int ms, with jitter), `fundingRate` (string fraction
-    per interval, the rate paid then), `markPrice` (string, may be ""). Rows of another symbol are dropped."""
-
-    def one(row: Any) -> SettledFunding | None:
-        if text(row["symbol"]) != native_symbol:
-            return None
-        return settled(VENUE, native_symbol, row["fundingTime"], row["fundingRate"], row.get("markPrice"))
-
-    return parse_rows(VENUE, HISTORY, payload, one)
+    """`/fapi/v1/fundingRate` rows (`base.parse_binance_history`): `fundingTime` int ms, `fundingRate` the
+    rate paid then, `markPrice`; rows of another symbol are dropped."""
+    return parse_binance_history(VENUE, HISTORY, payload, native_symbol)

@@ -23,6 +23,11 @@ ticker's `deliveryTime` is set. A ticker missing from its family's list is kept,
 Symbols from instruments (`baseCoin/quoteCoin:settleCoin`), else linear `…USDT` ⇒ USDT, `…PERP` ⇒ USDC,
 inverse `BTCUSD` ⇒ `BTC/USD:BTC`. `symbolType` stock ⇒ equity, commodity ⇒ commodity.
 Envelope: `base.code_envelope` on `retCode` (0 passes; 10006 and 10429 are Bybit's rate limits).
+History (`backfill`): `GET /v5/market/funding/history?category=&symbol=&startTime=&endTime=&limit=`
+(https://bybit-exchange.github.io/docs/v5/market/history-fund-rate): rows `symbol`, `fundingRate`
+(string fraction per interval, the rate settled then), `fundingRateTimestamp` (ms string), newest first,
+at most 200 a call, so it pages backward by `endTime`; no mark price. The category is read from the
+symbol (inverse perpetuals end in `USD`). Charged 1 to the same 600 / 5 s per IP.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from funding_finder.exchanges.base import (
     S_PER_HOUR,
     BuildResult,
     Endpoint,
+    HistorySpec,
     Parsed,
     Role,
     VenueSpec,
@@ -52,13 +58,24 @@ from funding_finder.exchanges.base import (
     split_by_quote,
     text,
 )
-from funding_finder.model import AssetClass, ContractType, FundingRate, from_ms, make_rate, number, usd_value
+from funding_finder.model import (
+    AssetClass,
+    ContractType,
+    FundingRate,
+    SettledFunding,
+    from_ms,
+    make_rate,
+    number,
+    settled,
+    usd_value,
+)
 from funding_finder.model import optional_number as optional
 from funding_finder.ratelimit import Limit
 
 VENUE = "bybit"
 RATES, INSTRUMENTS = "tickers", "instruments-info"
 INVERSE_RATES, INVERSE_INSTRUMENTS = "tickers-inverse", "instruments-info-inverse"
+HISTORY = "funding-history"
 RATE_LIMIT_CODES = frozenset({"10006", "10429"})
 """retCode values of Bybit's rate limits (compared as text: the code is a number on the wire)."""
 PERPETUALS: dict[str, ContractType] = {"LinearPerpetual": "linear", "InversePerpetual": "inverse"}
@@ -103,6 +120,20 @@ SPEC = VenueSpec(
     docs_url="https://bybit-exchange.github.io/docs/v5/market/tickers",
     check_envelope=check_envelope,
     workers=2,
+    history=HistorySpec(
+        Endpoint(HISTORY, "/v5/market/funding/history", Role.RATES),
+        page_rows=200,  # the documented maximum `limit`
+        params=lambda symbol, start_ms, end_ms, rows: {
+            "category": history_category(symbol),
+            "symbol": symbol,
+            "startTime": start_ms,
+            "endTime": end_ms,
+            "limit": rows,
+        },
+        parse=lambda payload, symbol: parse_history(payload, symbol),
+        paging="backward",
+        workers=8,  # 600 per 5 s is 120 calls a second: the round trip, not the limit, would pace fewer
+    ),
 )
 
 
@@ -271,3 +302,21 @@ def _instrument_from_symbol(symbol: str, family: ContractType) -> Instrument:
     base, quote = split_by_quote(symbol, SYMBOL_QUOTES[family])
     settle, contract_type = settle_and_type(base, quote)
     return Instrument(symbol, base, quote, settle, contract_type, None, "crypto")
+
+
+def history_category(symbol: str) -> str:
+    """The history call's `category` of a perpetual: `inverse` for `BTCUSD` (coin-settled perpetuals are
+    named BASE + USD), else `linear` (`…USDT`, USDC `…PERP`)."""
+    return "inverse" if symbol.endswith("USD") else "linear"
+
+
+def parse_history(payload: Any, native_symbol: str) -> Parsed[SettledFunding]:
+    """`/v5/market/funding/history` rows of `native_symbol`: `fundingRateTimestamp` (ms string),
+    `fundingRate` (string fraction per interval, the rate settled then); rows of another symbol dropped."""
+
+    def one(row: Any) -> SettledFunding | None:
+        if text(row["symbol"]) != native_symbol:
+            return None
+        return settled(VENUE, native_symbol, row["fundingRateTimestamp"], row["fundingRate"])
+
+    return parse_rows(VENUE, HISTORY, field_of(VENUE, HISTORY, payload, "result", "list"), one)

@@ -15,6 +15,11 @@ the recorded `funding_hist` rows, stamped 17:00, 18:00 and 19:00 UTC; so the set
 the hour after `t` (the venue's own time of the estimate, so a replayed answer is flagged stale).
 Symbols: `BTCUSD-PERP` is USD-quoted and USD-settled, linear: `BTC/USD:USD` from `base_ccy`/`quote_ccy`.
 No prices or open interest in these answers (they would cost a `get-tickers` call): null.
+History (`backfill`): the same method with `valuation_type=funding_hist` (the settled hourly rates):
+rows `v` (string fraction per hour) and `t` (epoch ms, the settlement), newest first as recorded, so it
+pages backward by `end_ts`; `count`, `start_ts` and `end_ts` are the method's parameters, their limits
+unverified (the notes), so pages stay at the documented default of 25 rows. Charged to the same
+per-method bucket as the cycle's estimates (the endpoint shares their name). No mark price.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
+    HistorySpec,
     Parsed,
     Role,
     VenueSpec,
@@ -132,4 +138,29 @@ SPEC = VenueSpec(
     check_envelope=code_envelope("code", (0,), rate_limit_codes=(RATE_LIMIT_CODE,)),
     workers=16,  # 90 calls/s usable × ~150 ms round trip ≈ 14 calls in flight
     per_instrument=plan_calls,
+    history=HistorySpec(
+        Endpoint(RATES, VALUATIONS_PATH, Role.RATES, params={"valuation_type": "funding_hist"}),
+        page_rows=25,
+        params=lambda symbol, start_ms, end_ms, rows: {
+            "instrument_name": symbol,
+            "count": rows,
+            "start_ts": start_ms,
+            "end_ts": end_ms,
+        },
+        parse=lambda payload, symbol: parse_history(payload, symbol),
+        paging="backward",
+    ),
 )
+
+
+def parse_history(payload: Any, instrument: str) -> Parsed[model.SettledFunding]:
+    """`funding_hist` rows of one instrument: `t` (epoch ms, the settlement), `v` (string fraction per
+    hour, settled). An answer naming another instrument is BadPayload."""
+    named = payload.get("result", {}).get("instrument_name") if isinstance(payload, dict) else None
+    if named not in (None, instrument):
+        raise BadPayload(VENUE, RATES, f"history of {named!r} in the answer for {instrument!r}")
+
+    def one(row: Any) -> model.SettledFunding:
+        return model.settled(VENUE, instrument, row["t"], row["v"])
+
+    return parse_rows(VENUE, RATES, field_of(VENUE, RATES, payload, "result", "data"), one)

@@ -26,7 +26,10 @@ Symbols: `BTC-PERPETUAL` → `BTC/USD:BTC` inverse; `SOL_USDC-PERPETUAL` → `SO
 `*_USDT-PERPETUAL` → `…/USDT:USDT` linear; the list's `future_type` / `instrument_type` (`reversed` =
 inverse) and `settlement_currency` win where given (the 2021 list has neither).
 Limits: a public request costs 500 credits from a pool refilled at 10,000 per s (20 per s sustained,
-burst 100); `get_instruments` is further held to 1 request per s. Crossing a limit ends the connection.
+burst 100); `get_instruments` is further held to 1 request per s (its page: "sustained rate: 1
+request/second", no burst given, so none is assumed). The credit pool is declared as a 1 s sliding
+window of 10,000 credits, stricter than its 100-call burst, which a cycle's 8 calls never need.
+Crossing a limit ends the connection.
 """
 
 from __future__ import annotations

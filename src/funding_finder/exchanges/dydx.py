@@ -24,6 +24,11 @@ field (XAUT-USD, WTI-USD, TSLAX-USD carry none), so every row is `crypto`.
 Limits: 100 requests per 10 s per IP on the indexer. Its `Retry-After` (on a 429) is in **milliseconds**
 (`retry_after_unit_s`); `RateLimit-Reset` is epoch ms. The adapter stays far below the limit (one call
 per cycle).
+History (`backfill`): `GET /v4/historicalFunding/{ticker}?limit=&effectiveBeforeOrAt=` (ISO time): rows
+`ticker`, `rate` (string fraction per hour, settled), `price` (oracle price, USD: stored as the mark),
+`effectiveAt` (ISO, the top of the hour plus block latency), `effectiveAtHeight`; newest first, at most
+`limit` rows (the indexer caps it at 1000), so it pages backward by `effectiveBeforeOrAt`; there is no
+start parameter, so a page reaching before the range ends the contract. Charged 1 to the indexer's limit.
 """
 
 from __future__ import annotations
@@ -37,19 +42,23 @@ from funding_finder.errors import BadPayload, EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
+    HistorySpec,
     Parsed,
     Role,
     VenueSpec,
     field_of,
+    iso_of_ms,
+    ms_of_iso,
     parse_rows,
     product,
 )
 from funding_finder.exchanges.base import text as name_of
-from funding_finder.model import number, optional_number
+from funding_finder.model import SettledFunding, number, optional_number, settled
 from funding_finder.ratelimit import Limit
 
 VENUE = "dydx"
 RATES = "perpetualMarkets"
+HISTORY = "historicalFunding"
 INTERVAL_HOURS = 1.0
 QUOTE_LABEL = "USD"
 SETTLE = "USDC"
@@ -65,6 +74,17 @@ SPEC = VenueSpec(
     docs_url="https://docs.dydx.xyz/indexer-client/http",
     workers=1,
     retry_after_unit_s=0.001,  # a 429's Retry-After is in milliseconds
+    history=HistorySpec(
+        Endpoint(HISTORY, "/v4/historicalFunding/{symbol}", Role.RATES),
+        page_rows=1000,  # the indexer's largest `limit`
+        params=lambda ticker, start_ms, end_ms, rows: {
+            "limit": rows,
+            "effectiveBeforeOrAt": iso_of_ms(end_ms),
+        },
+        parse=lambda payload, ticker: parse_history(payload, ticker),
+        paging="backward",
+        workers=3,  # 100 per 10 s: 10 calls a second, about 2 in flight at a 150 ms round trip
+    ),
 )
 
 
@@ -139,3 +159,15 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             )
         )
     return BuildResult(rows, bad_rows=parsed.bad_rows)
+
+
+def parse_history(payload: Any, ticker: str) -> Parsed[SettledFunding]:
+    """`historicalFunding` rows of `ticker`: `effectiveAt` (ISO), `rate` (string fraction per hour,
+    settled), `price` (oracle, USD); rows of another ticker are dropped."""
+
+    def one(row: Any) -> SettledFunding | None:
+        if name_of(row["ticker"]) != ticker:
+            return None
+        return settled(VENUE, ticker, ms_of_iso(row["effectiveAt"]), row["rate"], row.get("price"))
+
+    return parse_rows(VENUE, HISTORY, field_of(VENUE, HISTORY, payload, "historicalFunding"), one)

@@ -12,6 +12,12 @@ Interval: fixed 1 h; funding is paid at the top of every UTC hour (documented), 
 the next full hour after `observed_at` — the one place a time is derived rather than read.
 `predictedFundings`' HlPerp rate is the current period again, not the period after: predicted_rate is None.
 Contracts are linear and USDC-collateralised: `NAME/USDC:USDC`.
+History (`backfill`): `POST /info {"type": "fundingHistory", "coin", "startTime", "endTime"}` (epoch ms,
+inclusive): rows `coin`, `fundingRate` (string fraction per interval, settled), `premium`, `time` (ms,
+with jitter), oldest first, at most 500 a response, so it pages forward by `startTime`; no mark price.
+The interval is not fixed over history (8-hourly until 2023-06-08, hourly after), so each row's comes
+from the gap to the one before. Weight 20 plus 1 per 20 rows returned: 45 for a full page of 500, the
+figure charged to every call (the answer's size is not known before it arrives).
 """
 
 from __future__ import annotations
@@ -22,12 +28,27 @@ from typing import Any, NamedTuple
 
 from funding_finder import model
 from funding_finder.errors import BadPayload, EmptyPayload
-from funding_finder.exchanges.base import BuildResult, Endpoint, Parsed, Role, VenueSpec, parse_rows, product
-from funding_finder.model import number, optional_number
+from funding_finder.exchanges.base import (
+    BuildResult,
+    Endpoint,
+    HistorySpec,
+    Parsed,
+    Role,
+    VenueSpec,
+    parse_rows,
+    product,
+    text,
+)
+from funding_finder.model import SettledFunding, number, optional_number, settled
 from funding_finder.ratelimit import Limit
 
 VENUE = "hyperliquid"
 RATES = "metaAndAssetCtxs"
+HISTORY = "fundingHistory"
+HISTORY_PAGE_ROWS = 500
+"""The most rows one fundingHistory answer holds."""
+HISTORY_WEIGHT = 20 + HISTORY_PAGE_ROWS // 20
+"""Weight of a fundingHistory call: 20, plus 1 per 20 rows returned (a full page)."""
 INTERVAL_HOURS = 1.0
 QUOTE = SETTLE = "USDC"
 
@@ -36,19 +57,26 @@ SPEC = VenueSpec(
     name="Hyperliquid",
     hosts={"api": "https://api.hyperliquid.xyz"},
     endpoints=(Endpoint(RATES, "/info", Role.RATES, method="POST", json_body={"type": "metaAndAssetCtxs"}),),
-    # 1200 weight per minute per IP, shared by every REST call; the info requests we use weigh 20
+    # 1200 weight per minute per IP, shared by every REST call; the info requests we use weigh 20, and
+    # fundingHistory 1 more per 20 rows returned
     # (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/rate-limits-and-user-limits).
     limits=(
         Limit(
             "weight",
             1200,
             60.0,
-            costs={"metaAndAssetCtxs": 20, "predictedFundings": 20, "fundingHistory": 20},
+            costs={"metaAndAssetCtxs": 20, "predictedFundings": 20, HISTORY: HISTORY_WEIGHT},
             default_cost=20,
         ),
     ),
     docs_url="https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/info-endpoint/perpetuals",
     workers=1,
+    history=HistorySpec(
+        Endpoint(HISTORY, "/info", Role.RATES, method="POST", json_body={"type": HISTORY}),
+        page_rows=HISTORY_PAGE_ROWS,
+        params=lambda coin, start_ms, end_ms, rows: {"coin": coin, "startTime": start_ms, "endTime": end_ms},
+        parse=lambda payload, coin: parse_history(payload, coin),
+    ),
 )
 
 
@@ -120,3 +148,15 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
             )
         )
     return BuildResult(rows, bad_rows=parsed.bad_rows)
+
+
+def parse_history(payload: Any, coin: str) -> Parsed[SettledFunding]:
+    """`fundingHistory` rows of `coin`: `time` (int ms), `fundingRate` (string fraction per interval,
+    settled); rows of another coin are dropped."""
+
+    def one(row: Any) -> SettledFunding | None:
+        if text(row["coin"]) != coin:
+            return None
+        return settled(VENUE, coin, row["time"], row["fundingRate"])
+
+    return parse_rows(VENUE, HISTORY, payload, one)

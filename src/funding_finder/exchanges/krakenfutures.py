@@ -26,6 +26,12 @@ Symbols: base from `pair` (`XBT:USD` → BTC); `PF_` → `BTC/USD:USD` linear (m
 (`pair` `NVDAx:USD`, symbol `PF_NVDAXUSD`): that venue code marks a tokenised share ⇒ `equity`.
 Limits: public endpoints cost nothing in Kraken's derivatives budget (500 per 10 s is for private
 calls); 1 request per second is kept as the handbook's guard against an undocumented IP throttle.
+History (`backfill`): `GET /derivatives/api/v4/historicalfundingrates?symbol=` (the recorded path; the
+docs' v3 `/historical-funding-rates` is the same list) answers the contract's whole hourly history in one
+call, no paging parameters: rows `timestamp` (ISO), `fundingRate` (absolute, currency per contract per
+hour) and `relativeFundingRate` (fraction per hour: the rate stored). The two are tied by the price Kraken
+settled at, linear `absolute = relative × price`, inverse `absolute = relative / price`, so that price is
+stored as the event's mark price (None when either rate is 0). Charged 1 to the 1 per s guard.
 """
 
 from __future__ import annotations
@@ -41,21 +47,32 @@ from funding_finder.errors import EmptyPayload
 from funding_finder.exchanges.base import (
     BuildResult,
     Endpoint,
+    HistorySpec,
     Parsed,
     Role,
     VenueSpec,
     code_envelope,
     field_of,
+    ms_of_iso,
     parse_rows,
     parse_secondary,
     product,
     text,
 )
-from funding_finder.model import AssetClass, ContractType, FundingRate, number, optional_number
+from funding_finder.model import (
+    AssetClass,
+    ContractType,
+    FundingRate,
+    SettledFunding,
+    number,
+    optional_number,
+    settled,
+)
 from funding_finder.ratelimit import Limit
 
 VENUE = "krakenfutures"
 RATES, INSTRUMENTS = "tickers", "instruments"
+HISTORY = "historicalfundingrates"
 INTERVAL_HOURS = 1.0
 RATE_LIMIT_ERRORS = frozenset({"apiLimitExceeded"})
 FAMILIES: dict[str, ContractType] = {"PF_": "linear", "PI_": "inverse"}
@@ -87,6 +104,14 @@ SPEC = VenueSpec(
     docs_url="https://docs.kraken.com/exchange/guides/futures/ratelimits",
     check_envelope=check_envelope,
     workers=1,
+    history=HistorySpec(
+        Endpoint(HISTORY, "/derivatives/api/v4/historicalfundingrates", Role.RATES),
+        page_rows=0,  # no paging: one call holds the whole history
+        params=lambda symbol, start_ms, end_ms, rows: {"symbol": symbol},
+        parse=lambda payload, symbol: parse_history(payload, symbol),
+        covers=lambda row: row.native_symbol.startswith(tuple(FAMILIES)),
+        paging="none",
+    ),
 )
 
 
@@ -249,3 +274,29 @@ def _open_interest(ticker: Ticker, instrument: Instrument | None) -> float | Non
 
 def _asset_class(listed_base: str) -> AssetClass:
     return "equity" if XSTOCK.match(listed_base) else "crypto"
+
+
+def parse_history(payload: Any, symbol: str) -> Parsed[SettledFunding]:
+    """`historicalfundingrates` rows of one contract: `timestamp` (ISO), `relativeFundingRate` (fraction
+    per hour, the rate), and the settlement price implied with the absolute `fundingRate`."""
+    contract_type = next((kind for prefix, kind in FAMILIES.items() if symbol.startswith(prefix)), "linear")
+
+    def one(row: Any) -> SettledFunding:
+        relative, absolute = number(row["relativeFundingRate"]), number(row["fundingRate"])
+        return settled(
+            VENUE,
+            symbol,
+            ms_of_iso(row["timestamp"]),
+            relative,
+            settlement_price(absolute, relative, contract_type),
+        )
+
+    return parse_rows(VENUE, HISTORY, field_of(VENUE, HISTORY, payload, "rates"), one)
+
+
+def settlement_price(absolute: float, relative: float, contract_type: ContractType) -> float | None:
+    """The price that ties an absolute rate (currency per contract per hour) to its relative one (fraction
+    per hour): linear `absolute / relative`, inverse `relative / absolute`; None when either is 0."""
+    if absolute == 0 or relative == 0:
+        return None
+    return absolute / relative if contract_type == "linear" else relative / absolute

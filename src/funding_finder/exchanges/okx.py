@@ -19,6 +19,12 @@ Filters: `instType == "SWAP"` (`ANY` also returns X-Perps `FUTURES` rows, droppe
 Symbols from instruments (`instFamily` or `uly` BASE-QUOTE, `settleCcy`, `ctType`), else from `instId`:
 `BTC-USDT-SWAP` → `BTC/USDT:USDT` linear, inverse `BTC-USD-SWAP` → `BTC/USD:BTC` (settled in the coin).
 Envelope: `base.code_envelope` on `code` ("0" passes, 50011 — also sent as a number — is the rate limit).
+History (`backfill`): `GET /api/v5/public/funding-rate-history?instId=&before=&after=&limit=`
+(https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate-history): rows `instId`,
+`fundingTime` (ms string, the settlement), `realizedRate` (the rate actually paid: stored) beside
+`fundingRate` (the predicted one, not stored), `method`, `formulaType`; newest first, at most 400 rows;
+`after` asks for rows older than a `fundingTime` and `before` for newer ones (both exclusive), so it pages
+backward by `after`. 10 per 2 s per IP + instId, its own bucket per instrument. No mark price.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from funding_finder.exchanges.base import (
     INVERSE_QUOTE,
     BuildResult,
     Endpoint,
+    HistorySpec,
     Parsed,
     Role,
     VenueSpec,
@@ -45,11 +52,21 @@ from funding_finder.exchanges.base import (
     settle_and_type,
     text,
 )
-from funding_finder.model import ContractType, FundingRate, from_ms, make_rate, number, optional_number
+from funding_finder.model import (
+    ContractType,
+    FundingRate,
+    SettledFunding,
+    from_ms,
+    make_rate,
+    number,
+    optional_number,
+    settled,
+)
 from funding_finder.ratelimit import Limit
 
 VENUE = "okx"
 RATES, INSTRUMENTS = "funding-rate", "instruments"
+HISTORY = "funding-rate-history"
 RATE_LIMIT_CODES = frozenset({"50011"})
 LINEAR_QUOTES = ("USDT", "USDC")
 
@@ -74,7 +91,7 @@ SPEC = VenueSpec(
             10,
             2.0,
             scope="instrument",
-            costs={"funding-rate": 1, "funding-rate-history": 1},
+            costs={RATES: 1, HISTORY: 1},
             default_cost=0,
         ),
         Limit("instruments", 20, 2.0, costs={"instruments": 1}, default_cost=0),
@@ -82,6 +99,19 @@ SPEC = VenueSpec(
     docs_url="https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate",
     check_envelope=check_envelope,
     workers=2,
+    history=HistorySpec(
+        Endpoint(HISTORY, "/api/v5/public/funding-rate-history", Role.RATES),
+        page_rows=400,  # the documented maximum `limit`
+        params=lambda inst_id, start_ms, end_ms, rows: {
+            "instId": inst_id,
+            "after": end_ms + 1,
+            "before": start_ms - 1,
+            "limit": rows,
+        },
+        parse=lambda payload, inst_id: parse_history(payload, inst_id),
+        paging="backward",
+        workers=8,  # the limit is per instrument: contracts do not wait on each other
+    ),
 )
 
 
@@ -191,3 +221,15 @@ def _instrument_from_id(inst_id: str) -> Instrument:
     if quote not in (*LINEAR_QUOTES, INVERSE_QUOTE):
         raise ValueError(f"unknown quote in {inst_id!r}")
     return Instrument(inst_id, base, quote, *settle_and_type(base, quote), True)
+
+
+def parse_history(payload: Any, inst_id: str) -> Parsed[SettledFunding]:
+    """`funding-rate-history` rows of `inst_id`: `fundingTime` (ms string), `realizedRate` (string
+    fraction per interval, the rate paid then); rows of another instrument are dropped."""
+
+    def one(row: Any) -> SettledFunding | None:
+        if text(row["instId"]) != inst_id:
+            return None
+        return settled(VENUE, inst_id, row["fundingTime"], row["realizedRate"])
+
+    return parse_rows(VENUE, HISTORY, field_of(VENUE, HISTORY, payload, "data"), one)

@@ -25,6 +25,11 @@ row whose `nextFundingTime` is past is flagged `stale` by make_rate, not dropped
 Limits: 10 requests per second per IP for *each* v3 public endpoint; over it HTTP 429 with
 `{"code": -1003, ...}` (ccxt's error map). Errors: `success: false` inside HTTP 200 is an ExchangeError
 (unverified by a recording; error bodies observed with 4xx/5xx have that shape), code -1003 RateLimited.
+History (`backfill`): `GET /v3/public/fundingRateHistory?symbol=&startTime=&endTime=&size=` (epoch ms):
+rows `symbol`, `fundingRate` (string fraction per interval, settled), `fundingRateTimestamp` (ms),
+`nextFundingTime`, `markPrice` (string); newest first, `size` rows a page (25, the documented default;
+the maximum is not documented), so it pages backward by `endTime` rather than by `page` number. Its own
+10 per s window (per endpoint).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from funding_finder.exchanges.base import (
     S_PER_HOUR,
     BuildResult,
     Endpoint,
+    HistorySpec,
     Parsed,
     Role,
     VenueSpec,
@@ -50,11 +56,21 @@ from funding_finder.exchanges.base import (
     product,
     text,
 )
-from funding_finder.model import FundingRate, from_ms, make_rate, number, optional_number, usd_value
+from funding_finder.model import (
+    FundingRate,
+    SettledFunding,
+    from_ms,
+    make_rate,
+    number,
+    optional_number,
+    settled,
+    usd_value,
+)
 from funding_finder.ratelimit import Limit
 
 VENUE = "woox"
 RATES, FUTURES = "fundingRate", "futures"
+HISTORY = "fundingRateHistory"
 RATE_LIMIT_CODES = frozenset({"-1003"})
 """WOO's `code` for "Rate limit exceed." (compared as text)."""
 
@@ -83,6 +99,18 @@ SPEC = VenueSpec(
     docs_url="https://developer.woox.io/api-reference/endpoint/public_data/fundingRate",
     check_envelope=check_envelope,
     workers=2,
+    history=HistorySpec(
+        Endpoint(HISTORY, "/v3/public/fundingRateHistory", Role.RATES),
+        page_rows=25,
+        params=lambda symbol, start_ms, end_ms, rows: {
+            "symbol": symbol,
+            "startTime": start_ms,
+            "endTime": end_ms,
+            "size": rows,
+        },
+        parse=lambda payload, symbol: parse_history(payload, symbol),
+        paging="backward",
+    ),
 )
 
 
@@ -190,3 +218,15 @@ def build_rows(payloads: Mapping[str, Any | None], observed_at: datetime) -> Bui
 
     joined = parse_rows(VENUE, RATES, rates.items, join)
     return BuildResult(joined.items, bad_rows + joined.bad_rows, unusable)
+
+
+def parse_history(payload: Any, symbol: str) -> Parsed[SettledFunding]:
+    """`fundingRateHistory` rows of `symbol`: `fundingRateTimestamp` (ms), `fundingRate` (string fraction
+    per interval, settled), `markPrice`; rows of another symbol are dropped."""
+
+    def one(row: Any) -> SettledFunding | None:
+        if text(row["symbol"]) != symbol:
+            return None
+        return settled(VENUE, symbol, row["fundingRateTimestamp"], row["fundingRate"], row.get("markPrice"))
+
+    return parse_rows(VENUE, HISTORY, field_of(VENUE, HISTORY, payload, "data", "rows"), one)

@@ -35,7 +35,9 @@ HANDLERS: dict[tuple[str, str, str], Any] = {
     for venue in _SIM_VENUES
     for (method, path), handler in venue.handlers.items()
 }
-"""(venue, method, path) → a function of the request's parameters returning the Reply."""
+"""(venue, method, path template) → a function of the request's parameters returning the Reply, or None
+when the request is not its own (a POST /info of another `type`); "{x}" in a template is one segment,
+passed to the function as parameter `x`."""
 
 EMPTY_BODIES: dict[str, str] = {venue.id: venue.empty_body for venue in _SIM_VENUES}
 """The "empty" fault: HTTP 200 with the venue's envelope around an empty row list."""
@@ -63,6 +65,23 @@ def find_route(venue: str, method: str, path: str, params: Mapping[str, Any]) ->
         wanted = dict(key.match)
         if all(params.get(name) == wanted.get(name) for name in names):
             return key
+    return None
+
+
+def find_handler(
+    venue: str, method: str, path: str, handlers: Mapping[tuple[str, str, str], Any] = HANDLERS
+) -> Any | None:
+    """The handler of this request path among `handlers` (the simulator's, scaled venues included),
+    called with the request's parameters plus the path template's segments
+    (`/v4/historicalFunding/{ticker}` gives `ticker`); None when no handler covers the path."""
+    for (v, m, template), handler in handlers.items():
+        if (v, m) == (venue, method) and path_matches(template, path):
+            segments = {
+                want[1:-1]: got
+                for want, got in zip(template.split("/"), path.split("/"), strict=True)
+                if want[:1] == "{" and want[-1:] == "}"
+            }
+            return (lambda params, h=handler, s=segments: h({**params, **s})) if segments else handler
     return None
 
 

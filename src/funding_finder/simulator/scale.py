@@ -477,9 +477,20 @@ def scaled(
             recordings[route] = _encode(document)
         for lookup in scale.lookups:
             key = (venue, lookup.method, lookup.path)
-            if key not in handlers:  # a venue's own handler of that path wins
-                handlers[key] = _lookup_handler(scale, lookup, recordings, documents)
+            found = _lookup_handler(scale, lookup, recordings, documents)
+            # a venue's own handler of that path (its history) answers first; what it leaves, the lookup
+            handlers[key] = found if key not in handlers else _either(handlers[key], found)
     return recordings, handlers
+
+
+def _either(first: Handler, then: Handler) -> Handler:
+    """A handler asking `first`, and `then` where `first` does not answer (returns None)."""
+
+    def handle(params: Mapping[str, Any]) -> Any:
+        answer = first(params)
+        return then(params) if answer is None else answer
+
+    return handle
 
 
 def _encode(document: Any) -> bytes:

@@ -34,6 +34,7 @@ from funding_finder.simulator.routes import (
     VENUES,
     Reply,
     find_fallback,
+    find_handler,
     find_route,
 )
 from funding_finder.simulator.scale import scaled
@@ -394,11 +395,11 @@ class Simulator:
     def _answer(
         self, venue: str, method: str, path: str, query: str, params: Mapping[str, Any], fault: str | None
     ) -> Reply:
-        handler = self._handlers.get((venue, method, path))
+        handler = find_handler(venue, method, path, self._handlers)
         computed = handler(params) if handler is not None else None
         if computed is not None and computed.status != 200:
             return computed
-        route = None if handler is not None else find_route(venue, method, path, params)
+        route = None if computed is not None else find_route(venue, method, path, params)
         if computed is not None or route is not None:
             recorded = computed.body if computed is not None else self._recordings[route]
             return fault_kinds.body_reply(fault, venue, recorded, now_ms=int(time.time() * 1000))

@@ -103,9 +103,12 @@ class SimVenue:
     limits: VenueLimits
     empty_body: str
     fallbacks: Mapping[tuple[str, str], Reply] = field(default_factory=dict)
-    handlers: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], Reply]] = field(default_factory=dict)
-    """(method, path) → an answer computed from the request's parameters, for paged history endpoints
-    that select recorded rows by time; checked before `routes`."""
+    handlers: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], Reply | None]] = field(
+        default_factory=dict
+    )
+    """(method, path template) → an answer computed from the request's parameters, for paged history
+    endpoints that select recorded rows by time; checked before `routes`, which answer when it returns
+    None (a request of the same path that is not history)."""
 
 
 def fixed(body: bytes) -> Callable[[Pool], bytes]:

@@ -5,17 +5,22 @@ Over the limit: HTTP 429 with `{"code":-1003,"msg":…}` (documented; no Aster b
 message is the documented -1003 wording with the crossed pool's numbers; Aster documents no Retry-After.
 The recorded bodies are the 2026-09-19 fragments of one live capture, served at the v1 paths they came
 from (they are valid JSON of the endpoints' own shapes: arrays, and an object with `symbols`).
+History: `GET /fapi/v1/fundingRate` selects the one recorded row (BTCUSDT, 2025-06-16 08:00Z) by
+`startTime`, `endTime` and `limit` as Binance's copy of the API documents (oldest first, limit 1..1000,
+default 100), weight 1 like every call; other symbols answer `[]`.
 """
 
 from __future__ import annotations
 
 import json
 
+from funding_finder.simulator.history import binance_style
 from funding_finder.simulator.spec import (
     ANY,
     Charge,
     OverLimit,
     Pool,
+    Reply,
     RouteKey,
     SimVenue,
     UsageHeader,
@@ -30,6 +35,13 @@ def _over_limit_body(pool: Pool) -> bytes:
         "Please use the websocket for live updates to avoid polling the API."
     )
     return json.dumps({"code": -1003, "msg": message}, separators=(",", ":")).encode()
+
+
+def _bad_parameter(message: str) -> Reply:
+    return Reply(400, json.dumps({"code": -1100, "msg": message}).encode())
+
+
+funding_history = binance_style("aster", ("fapi-v1-fundingRate-history.json",), _bad_parameter)
 
 
 VENUE = SimVenue(
@@ -52,4 +64,5 @@ VENUE = SimVenue(
         headers=(UsageHeader("X-MBX-USED-WEIGHT-1M", "weight", "used"),),
     ),
     empty_body="[]",
+    handlers={("GET", "/fapi/v1/fundingRate"): funding_history},
 )

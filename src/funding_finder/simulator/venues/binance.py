@@ -11,10 +11,10 @@ have no recording and answer 404 here. The weight header reports the fapi pool o
 
 from __future__ import annotations
 
-import functools
 import json
 
 from funding_finder.recordings import load_json
+from funding_finder.simulator.history import binance_style
 from funding_finder.simulator.spec import (
     ANY,
     Charge,
@@ -50,38 +50,14 @@ HISTORY_RECORDINGS = (
 )
 
 
-@functools.cache
-def _recorded_history() -> dict[str, list[dict]]:
-    """Every recorded settlement per symbol, each once (the recordings overlap), oldest first."""
-    rows: dict[str, dict[int, dict]] = {}
-    for name in HISTORY_RECORDINGS:
-        for row in load_json("binance", name):
-            rows.setdefault(row["symbol"], {})[row["fundingTime"]] = row
-    return {symbol: [by_time[t] for t in sorted(by_time)] for symbol, by_time in rows.items()}
-
-
 def _bad_parameter(message: str) -> Reply:
     return Reply(400, json.dumps({"code": -1100, "msg": message}).encode())
 
 
-def funding_history(params: dict) -> Reply:
-    """`GET /fapi/v1/fundingRate`: the recorded rows of `symbol` with startTime ≤ fundingTime ≤ endTime,
-    oldest first, at most `limit` (default 100, at most 1000) — the documented selection. A symbol
-    with no recording answers `[]`, as Binance does for a range without settlements."""
-    try:
-        start = int(params.get("startTime", 0))
-        end = int(params.get("endTime", 2**62))
-        limit = int(params.get("limit", 100))
-    except ValueError:
-        return _bad_parameter("Illegal characters found in a parameter.")
-    if not 1 <= limit <= 1000:
-        return _bad_parameter("Illegal characters found in parameter 'limit'; legal range is '1-1000'.")
-    rows = [
-        row
-        for row in _recorded_history().get(params.get("symbol", ""), [])
-        if start <= row["fundingTime"] <= end
-    ]
-    return Reply(200, json.dumps(rows[:limit], separators=(",", ":")).encode())
+funding_history = binance_style("binance", HISTORY_RECORDINGS, _bad_parameter)
+"""`GET /fapi/v1/fundingRate`: the recorded rows of `symbol` with startTime ≤ fundingTime ≤ endTime, oldest
+first, at most `limit` (default 100, at most 1000) — the documented selection; `[]` for a symbol with
+no recording."""
 
 
 VENUE = SimVenue(

@@ -164,6 +164,17 @@ def test_a_slow_drip_is_a_late_but_whole_answer(store, sim, clean_rows):
     assert run.latency_ms["p50_ms"] >= 250
 
 
+def test_a_drip_slower_than_the_venue_deadline_is_abandoned_at_the_deadline(store):
+    """The call timeout bounds each read, not a whole answer that keeps trickling in; the venue
+    deadline bounds it: the venue is counted `deadline`, the others are not held."""
+    with Simulator(latency_ms=0, faults={"okx": "drip"}, drip_s=4.0) as sim:
+        result = collector(store, sim, ("okx", "kucoin"), venue_deadline_s=1.0).run_cycle()
+    runs = {run.exchange: run for run in result.runs}
+    assert runs["okx"].status == "deadline" and runs["okx"].failures.get("deadline", 0) >= 1
+    assert runs["okx"].rows == 0 and runs["okx"].duration_s < 3
+    assert runs["kucoin"].status == "ok" and runs["kucoin"].rows > 0
+
+
 def test_a_ban_pauses_the_venue_until_the_end_its_body_names(store, sim):
     sim.reset()
     sim.set_fault("okx", "ban")  # ban_s 1.0

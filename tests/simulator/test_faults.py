@@ -157,7 +157,7 @@ def test_ban_is_a_418_whose_body_names_the_ban_end(sim):
         ("okx", 200, lambda body: body["code"] == "51000" and body["msg"] == "Parameter instId error"),
         ("mexc", 200, lambda body: body["success"] is False and body["code"] == 1001),
         ("bitget", 200, lambda body: body["code"] == "400172" and body["data"] is None),
-        ("htx", 200, lambda body: body["status"] == "error" and body["err-code"] == 1014),
+        ("htx", 200, lambda body: body["status"] == "error" and body["err_code"] == 1010),
         ("lighter", 200, lambda body: body["code"] == 23000),
         ("bitfinex", 200, lambda body: body[0] == "error"),
         ("binance", 400, lambda body: body["code"] == -1121),

@@ -75,9 +75,10 @@ HTML_503 = Reply(
 )
 BAN_BODY = (
     '{{"code":-1003,"msg":"Way too much request weight used; IP banned until {until_ms}. '
-    'Please use WebSocket Streams for live updates to avoid bans."}}'
+    'Please use the websocket for live updates to avoid bans."}}'
 )
-"""Binance's 418 body (https://github.com/freqtrade/freqtrade/issues/7187 quotes it)."""
+"""Binance's 418 body, as quoted with HTTP 418 and code -1003 in https://github.com/knowm/XChange/issues/4011
+and https://github.com/ccxt/binance-trade-bot/issues/283."""
 
 
 def _ok(body: str) -> Reply:
@@ -89,17 +90,21 @@ def _bad(body: str) -> Reply:
 
 
 ERROR_REPLIES: dict[str, Reply] = {
-    # Error inside an HTTP 200, as the venue handbook (exchange-notes.md, A6 and "Errors") describes
-    # it; codes and messages named there are used as given (okx, bitget, mexc, lighter), elsewhere
-    # the code is one of the venue's own parameter-error codes in the documented shape.
+    # Error inside an HTTP 200, in the shape the venue handbook (exchange-notes.md, A6 and "Errors")
+    # describes. Codes and messages are real where a source gives them: okx, bitget, mexc (the notes),
+    # lighter (a recording), bybit (https://github.com/sieblyio/bybit-api/issues/282), htx (the swap
+    # API's err_code form, https://github.com/ccxt/ccxt/pull/12469); elsewhere they are illustrative
+    # (the venue's documented shape, a made-up parameter error), which is all a client can rely on.
     "okx": _ok('{"code":"51000","msg":"Parameter instId error","data":[]}'),
-    "bybit": _ok('{"retCode":10001,"retMsg":"params error","result":{},"retExtInfo":{},"time":{now_ms}}'),
+    "bybit": _ok(
+        '{"retCode":10001,"retMsg":"Request parameter error.","result":{},"retExtInfo":{},"time":{now_ms}}'
+    ),
     "bitget": _ok(
         '{"code":"400172","msg":"Parameter verification failed","requestTime":{now_ms},"data":null}'
     ),
     "kucoin": _ok('{"code":"400100","msg":"Parameter error"}'),
     "mexc": _ok('{"success":false,"code":1001,"message":"Contract does not exist"}'),
-    "htx": _ok('{"status":"error","err-code":1014,"err-msg":"This contract doesnt exist.","ts":{now_ms}}'),
+    "htx": _ok('{"status":"error","err_code":1010,"err_msg":"Account doesnt exist.","ts":{now_ms}}'),
     "bingx": _ok('{"code":109400,"msg":"Invalid parameters","data":{}}'),
     "bitmart": _ok('{"code":30002,"message":"Symbol not found","data":{}}'),
     "coinex": _ok('{"code":3008,"data":{},"message":"Service busy, please try again later"}'),
@@ -112,7 +117,7 @@ ERROR_REPLIES: dict[str, Reply] = {
     "cryptocom": _ok(
         '{"id":-1,"method":"public/get-valuations","code":40004,"message":"Missing or invalid argument"}'
     ),
-    # No error inside a 200 is known: the venue's documented 4xx error body.
+    # No error inside a 200 is known: the venue's documented 4xx error body (illustrative codes).
     "binance": _bad('{"code":-1121,"msg":"Invalid symbol."}'),
     "aster": _bad('{"code":-1121,"msg":"Invalid symbol."}'),
     "gate": _bad('{"label":"INVALID_PARAM_VALUE","message":"Invalid request parameter"}'),

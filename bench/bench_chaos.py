@@ -161,7 +161,10 @@ def report(results: list[dict[str, Any]]) -> str:
         "it and each of its retries are faulted (0.1³ with 2 retries, 0.1⁴ with 3); the venue then "
         "loses that endpoint's rows for the cycle (`partial`), or all of them when it was its only "
         "rate call, so a cycle below 99.5 % is one unlucky call on a venue holding more than 0.5 % "
-        "of the rows. No venue was ever half-written: its rows are committed whole or not at all.",
+        "of the rows. No venue was ever half-written: its rows are committed whole or not at all. "
+        "A chaos cycle is as long as its slowest venue's waits: a hang costs the 2 s call timeout "
+        "before its retry, a storm pauses the whole venue for its Retry-After, and a venue with "
+        "many calls (Crypto.com calls once per perpetual) meets several faults a cycle.",
         "<!-- chaos:end -->",
     ]
     return "\n".join(lines)

@@ -198,8 +198,9 @@ bounded by its adaptive in-flight limit (`concurrency.py`: rate × round trip ×
 additive increase, halved on a 429, at most the Session's pool); the collector logs, per venue and
 round, the most calls that were in flight (INFO).
 
-The MEXC ratio is the gate's safety margin (10 % of each capacity held back: 18 calls per window, so
-60 calls need four windows where the floor counts three of 20), the 50 ms pad on each window, and
+The MEXC ratio is the gate's safety margin (2 % of each capacity and at least one unit held back: 19
+calls per window, so 60 calls need four windows where the floor counts three of 20), the 50 ms pad on
+each window, and
 booking each call until its answer (a window restarts one round trip after the sends). The gate
 keeps its greedy schedule: as many calls leave at once as the window has room for (a burst never
 larger than the venue allows), and the calls beyond it get one slot each as earlier units leave the

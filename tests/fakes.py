@@ -1,8 +1,11 @@
-"""Test doubles: a fake clock whose sleep advances time instead of waiting, a scripted HTTP server."""
+"""Test doubles: a fake clock whose sleep advances time instead of waiting, a scripted HTTP server,
+a webhook receiver."""
 
 from __future__ import annotations
 
+import json
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeClock:
@@ -128,3 +131,37 @@ class VirtualClock:
         if self._wakes and len(self._wakes) >= self._active:
             self.now = max(self.now, min(self._wakes.values()))
             self._cond.notify_all()
+
+
+class Receiver:
+    """A webhook on 127.0.0.1 keeping every JSON body posted; answers `status` (settable)."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.posted: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posted.append(
+                    {"content_type": self.headers["Content-Type"], "path": self.path, **json.loads(body)}
+                )
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -365,7 +365,15 @@ def test_backfill_of_venues_without_history_is_a_usage_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args", [["--days", "nan"], ["--days", "inf"], ["--days", "1e9"], ["--days", "0"], ["--symbols", ","]]
+    "args",
+    [
+        ["--days", "nan"],
+        ["--days", "inf"],
+        ["--days", "1e9"],
+        ["--days", "0"],
+        ["--symbols", ","],
+        ["--symbols", ""],
+    ],
 )
 def test_backfill_refuses_bad_ranges_and_empty_symbol_lists(tmp_path, args):
     db = tmp_path / "x.db"

@@ -141,6 +141,7 @@ def test_rates_csv_matches_rates_json(collected):
         ["--taker-fee", "okx"],
         ["--taker-fee", "okx=nan"],
         ["--taker-fee", "okx=0.5"],
+        ["--taker-fee", "nosuch=0.001"],
         ["--hold-hours", "0"],
         ["--min-net-apr", "nan"],
         ["--exchanges", "nowhere"],

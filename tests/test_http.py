@@ -266,15 +266,15 @@ def test_a_usage_header_only_ever_adds_and_the_next_call_waits_for_what_it_added
         limits=(Limit("REQUEST_WEIGHT", 100, 60.0),), usage_headers={"X-MBX-USED-WEIGHT-1M": "REQUEST_WEIGHT"}
     )
     answers = [
-        (200, {"X-MBX-USED-WEIGHT-1M": "90", **JSON}, b"[]", 0),
+        (200, {"X-MBX-USED-WEIGHT-1M": "98", **JSON}, b"[]", 0),
         (200, {"X-MBX-USED-WEIGHT-1M": "3", **JSON}, b"[]", 0),
     ]
     with ScriptedServer(answers) as server:
         made = client(server.url, venue=venue)
         made.fetch(ENDPOINT)
-        assert made.gate.used("REQUEST_WEIGHT") == 90  # another process on the IP used 89
+        assert made.gate.used("REQUEST_WEIGHT") == 98  # another process on the IP used 97
         started = made.gate.clock()
-        made.fetch(ENDPOINT)  # 90 of the 90 usable: it waits for the window
+        made.fetch(ENDPOINT)  # 98 of the 98 usable: it waits for the window
         assert made.gate.clock() >= started + 60.0
     assert made.gate.used("REQUEST_WEIGHT") >= 1  # a lower count never unbooks what was booked
 
@@ -327,7 +327,7 @@ def test_every_answer_feeds_the_venues_in_flight_limit():
     answers = [(200, JSON, b"[]", 0)] * 3 + [(429, {"Retry-After": "1", **JSON}, b"{}", 0)]
     with ScriptedServer(answers) as server:
         made = client(server.url, venue=spec(workers=8, limits=(Limit("ip", 100, 1.0),)))
-        assert made.concurrency.pool_size == 8 and made.concurrency.rate_per_s == 90.0
+        assert made.concurrency.pool_size == 8 and made.concurrency.rate_per_s == 98.0
         made.fetch(ENDPOINT)  # a loopback round trip of a few ms: 90/s × that × 1.25 rounds up to 1
         assert made.concurrency.latency_s < 0.05
         after_first = made.concurrency.limit

@@ -61,12 +61,14 @@ def test_many_threads_never_exceed_binance_weight_and_shared_pool():
     assert pool_slots[-1] - pool_slots[0] > 300
 
 
-def test_margin_keeps_a_tenth_of_capacity_in_reserve():
+def test_margin_keeps_two_percent_of_capacity_and_at_least_one_unit_in_reserve():
     clock = FakeClock()
-    gate = RateGate("okx", [Limit("funding-rate", 10, 2.0)], clock=clock, sleep=clock.sleep)
-    slots = [gate.acquire("funding-rate") for _ in range(10)]
-    assert slots[:9] == [1000.0] * 9
-    assert slots[9] == pytest.approx(1000.0 + 2.0 + gate.window_pad_s)
+    gate = RateGate("okx", [Limit("funding-rate", 100, 2.0)], clock=clock, sleep=clock.sleep)
+    slots = [gate.acquire("funding-rate") for _ in range(99)]
+    assert slots[:98] == [1000.0] * 98
+    assert slots[98] == pytest.approx(1000.0 + 2.0 + gate.window_pad_s)
+    small = RateGate("okx", [Limit("funding-rate", 10, 2.0)], clock=clock, sleep=clock.sleep)
+    assert [small.effective_capacity(limit) for limit in small.limits] == [9]
 
 
 def test_per_instrument_scope_counts_each_instrument_apart():
@@ -106,9 +108,9 @@ def test_usage_header_books_weight_counted_elsewhere():
     clock = FakeClock()
     gate = RateGate("binance", BINANCE_LIMITS, clock=clock, sleep=clock.sleep)
     gate.acquire("premiumIndex")
-    gate.observe_usage("REQUEST_WEIGHT", 2150)
-    assert gate.used("REQUEST_WEIGHT") == 2150
-    # 2160 usable (10 % margin): one more premiumIndex fits, the next waits for the window
+    gate.observe_usage("REQUEST_WEIGHT", 2340)
+    assert gate.used("REQUEST_WEIGHT") == 2340
+    # 2352 usable (2 % margin): one more premiumIndex fits, the next waits for the window
     assert gate.acquire("premiumIndex") == 1000.0
     assert gate.acquire("premiumIndex") > 1060.0
 

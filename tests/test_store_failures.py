@@ -82,3 +82,20 @@ def test_a_database_error_at_start_up_is_raised(tmp_path):
     with pytest.raises(StoreError):
         cli._collect_until_stopped(collector, stop, once=False, every_min=1e-6, keep_full_days=7)
     assert collector.calls == 1
+
+
+def test_a_database_file_deleted_under_a_running_collector_is_made_again_and_written(tmp_path, caplog):
+    path = tmp_path / "funding.db"
+    store = Store(str(path))
+    with Simulator(latency_ms=0) as sim:
+        collector = Collector(store, ["okx"], CollectorConfig(base_urls={"okx": sim.venue_url("okx")}))
+        collector.run_cycle()
+        for leftover in tmp_path.glob("funding.db*"):
+            leftover.unlink()
+        second = collector.run_cycle()
+    assert "was deleted or replaced while running" in caplog.text
+    assert path.exists()
+    with store.engine.connect() as conn:  # the rows are in the file at the path, not in the unlinked one
+        assert conn.execute(text("SELECT count(*) FROM funding_rates")).scalar() == second.rows == 3
+    store.close()
+    assert Store(str(path), must_exist=True).latest_rates()[0].exchange == "okx"

@@ -134,7 +134,10 @@ def _backfill_venue(
         return result
     result.contracts = len(contracts)
     spans = store.event_spans(spec.id)
-    client = venue_client(venue, config)
+    # the history calls' own pool and pace: the cycle's Session is sized for a cycle's few calls
+    client = venue_client(
+        venue, config, pool_size=history.workers or spec.workers, paced_endpoints=[history.endpoint.name]
+    )
     started = time.monotonic()
     if progress is not None:
         progress(spec.id, 0, 0, len(contracts), 0.0)
@@ -167,7 +170,7 @@ def _backfill_venue(
     fan = fan_out(
         contracts,
         fetch,
-        workers=lambda: min(history.workers or spec.workers, client.concurrency.allowed()),
+        workers=client.concurrency.allowed,
         thread_name_prefix=f"{spec.id}-history",
         on_result=write,
         stop=stop,

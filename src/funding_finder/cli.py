@@ -1,4 +1,4 @@
-"""The `funding-finder` command line: collect, rates, cycles, exchanges, simulate, demo, settings."""
+"""The `funding-finder` command line: collect, run, rates, cycles, exchanges, simulate, demo, settings."""
 
 from __future__ import annotations
 
@@ -255,7 +255,7 @@ def _print_cycle(result: CycleResult) -> None:
     help="How far back, in days, from now.",
 )
 @click.option(
-    "--symbols", default="", help="Comma-separated native symbols only (default: every stored contract)."
+    "--symbols", default=None, help="Comma-separated native symbols only (default: every stored contract)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the per-venue summary as JSON.")
 @option("db")
@@ -264,7 +264,7 @@ def _print_cycle(result: CycleResult) -> None:
 @option("retries")
 @option("log_level")
 def backfill(
-    days: float, symbols: str, as_json: bool, db: str, exchanges: str, log_level: str, **settings: Any
+    days: float, symbols: str | None, as_json: bool, db: str, exchanges: str, log_level: str, **settings: Any
 ) -> None:
     """Settled funding history of every stored contract (run `collect` first), under each venue's limit.
 
@@ -286,8 +286,8 @@ def backfill(
             raise click.UsageError(f"none of {', '.join(venue_ids)} has a history endpoint yet")
         config = _config(with_history, timeout_s=settings["timeout_s"], retries=settings["retries"])
         store = _open_store(db, must_exist=True)
-        wanted = {symbol.strip() for symbol in symbols.split(",") if symbol.strip()} or None
-        if symbols.strip() and wanted is None:
+        wanted = None if symbols is None else {s.strip() for s in symbols.split(",") if s.strip()}
+        if wanted is not None and not wanted:
             raise click.UsageError(f"--symbols {symbols!r} names no symbol")
         with _backfill_progress(as_json) as progress:
             results = run_backfill(
@@ -463,7 +463,12 @@ def _fee_overrides(pairs: Sequence[str]) -> dict[str, float]:
             raise click.BadParameter(
                 f"expected VENUE=FRACTION with 0 <= FRACTION < 0.1, got {pair!r}", param_hint="--taker-fee"
             )
-        fees[venue_id.strip().lower()] = fee
+        venue_id = venue_id.strip().lower()
+        if venue_id not in VENUES and not venue_id.startswith(CCXT_PREFIX):
+            raise click.BadParameter(
+                f"{venue_id!r} is not a venue; implemented: {', '.join(VENUES)}", param_hint="--taker-fee"
+            )
+        fees[venue_id] = fee
     return fees
 
 
@@ -783,12 +788,40 @@ def simulate(
     "--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows shown, highest APR first."
 )
 @option("log_level", default="ERROR")  # a replay: "data not moving" warnings are expected, not news
-def demo(db: str, exchanges: str, latency_ms: float | None, top: int, log_level: str) -> None:
-    """Offline demo: start the simulator, collect once through it, print the top of the table."""
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Keep going: run the service (`run`) against the simulator, with the recorded times moved to "
+    "now, and serve the dashboard until Ctrl-C.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="With --serve: port."
+)
+@option("every")
+@option("config")
+def demo(
+    db: str,
+    exchanges: str,
+    latency_ms: float | None,
+    top: int,
+    log_level: str,
+    serve: bool,
+    host: str,
+    port: int,
+    every: float,
+    config: str,
+) -> None:
+    """Offline demo: start the simulator, collect once through it, print the top of the table.
+
+    With --serve: the simulator and the service, a cycle every --every minutes, until stopped."""
     from funding_finder.simulator import Simulator
 
     _setup_logging(log_level)
     venue_ids = _venue_ids(exchanges)
+    if serve:
+        _demo_serve(db, venue_ids, latency_ms, host, port, every, config)
+        return
     store = _open_store(db)
     with Simulator(latency_ms=latency_ms) as sim:
         console.print(f"exchange simulator at {sim.url} (recorded responses, real limits)")
@@ -826,3 +859,211 @@ def demo(db: str, exchanges: str, latency_ms: float | None, top: int, log_level:
 def settings_command() -> None:
     """Print the settings table (Markdown), as in the README."""
     click.echo(markdown_table())
+
+
+def _warm_up(app: Any) -> None:
+    """The first opportunities page walks a week of history of its pairs (seconds on a large store):
+    ask for it once in the background, so that the first visitor finds it done."""
+    threading.Thread(target=lambda: app.test_client().get("/"), name="web-warm-up", daemon=True).start()
+
+
+@main.command()
+@option("db")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port.")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="waitress threads.")
+def serve(db: str, host: str, port: int, threads: int) -> None:
+    """The web dashboard and JSON API over the store (read only), served by waitress."""
+    import waitress
+
+    from funding_finder.metrics import metrics_blueprint
+    from funding_finder.web import create_app
+
+    store = _open_store(db, must_exist=True)
+    app = create_app(store)
+    app.register_blueprint(metrics_blueprint(store))  # /metrics, /healthz of whoever collects here
+    _warm_up(app)
+    console.print(f"Funding Finder on http://{host}:{port}/  (API: /api/, OpenAPI: /api/openapi.json)")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="funding-finder")
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    finally:
+        store.close()
+
+
+# --- the service: run, demo --serve --------------------------------------------------------------
+
+
+def _alert_config(path: str) -> Any:
+    """The alert rules of `--config` (None without one); a bad file is a usage error (exit 2)."""
+    from funding_finder.alerts import ConfigError, load_config
+
+    if not path:
+        return None
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
+
+
+def _service_cycle(collector: Collector, stop: threading.Event, keep_full_days: float, alerter: Any) -> None:
+    """One cycle of the service: collect, print, thin old snapshots, evaluate the alert rules. An
+    alert evaluation that cannot read the database is logged and tried again after the next cycle."""
+    _print_cycle(collector.run_cycle(stop))
+    if stop.is_set():
+        return
+    _downsample(collector.store, keep_full_days)
+    if alerter is None:
+        return
+    try:
+        alerter.run()
+    except (SQLAlchemyError, StoreError) as exc:
+        log.error("alerts not evaluated, the database cannot be read: %s", exc)
+
+
+def _run_service(
+    collector: Collector,
+    stop: threading.Event,
+    *,
+    every_min: float,
+    keep_full_days: float,
+    alerts: Any,
+    host: str,
+    port: int,
+) -> None:
+    """The collection loop on this thread and the web server (dashboard, API, /metrics, /healthz)
+    on its own, until `stop`. /healthz is healthy while the last cycle ended within two periods
+    and a cycle deadline."""
+    from funding_finder.alerts import Alerter
+    from funding_finder.metrics import metrics_blueprint, service_metrics
+    from funding_finder.service import Schedule, WebServer
+    from funding_finder.web import create_app
+
+    store = collector.store
+    try:
+        alerter = Alerter(alerts, store) if alerts is not None and alerts.rules else None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot keep the alert state in the database: {exc}") from exc
+    schedule = Schedule(
+        lambda: _service_cycle(collector, stop, keep_full_days, alerter),
+        every_min,
+        stop,
+        skip=(StoreError, SQLAlchemyError),
+    )
+    app = create_app(store)
+    app.register_blueprint(
+        metrics_blueprint(
+            store,
+            max_age_s=2 * every_min * 60 + collector.config.cycle_deadline_s,
+            collecting=lambda: schedule.state.running,
+            extra=lambda: service_metrics(schedule.state, alerter.stats if alerter else None),
+        )
+    )
+    try:
+        server = WebServer(app, host, port)
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    server.start()
+    _warm_up(app)
+    console.print(
+        f"Funding Finder service on {server.url}/  (/metrics, /healthz; a cycle every {every_min:g} min "
+        "at multiples past the hour, UTC; Ctrl-C stops)",
+        highlight=False,
+    )
+    try:
+        schedule.run()
+    except (StoreError, SQLAlchemyError) as exc:  # at start-up only: later cycles are skipped instead
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        server.stop()
+
+
+@main.command()
+@option("every")
+@option("db")
+@option("exchanges")
+@option("venue_deadline_s")
+@option("cycle_deadline_s")
+@option("timeout_s")
+@option("retries")
+@option("instruments_max_age_s")
+@option("keep_full_days")
+@option("config")
+@option("log_level")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web server listens on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port (0 picks a free one).",
+)
+def run(
+    every: float,
+    db: str,
+    exchanges: str,
+    keep_full_days: float,
+    config: str,
+    log_level: str,
+    host: str,
+    port: int,
+    **settings: Any,
+) -> None:
+    """The service: a collection cycle every --every minutes, at multiples past the hour (UTC), and
+    the web dashboard with /metrics and /healthz, until Ctrl-C or SIGTERM.
+
+    The first cycle runs at start. Alert rules come from --config. Exit status as `collect`'s: 130
+    when stopped (the running cycle closed as `partial`), 1 when the database or port cannot be used
+    at start, 2 for a bad option."""
+    stop, restore = _stop_on_signals()
+    try:
+        _setup_logging(log_level)
+        venue_ids = _venue_ids(exchanges)
+        collector_config = _config(venue_ids, **settings)
+        alerts = _alert_config(config)
+        store = _open_store(db)
+        collector = Collector(store, venue_ids, collector_config)
+        _run_service(
+            collector,
+            stop,
+            every_min=every,
+            keep_full_days=keep_full_days,
+            alerts=alerts,
+            host=host,
+            port=port,
+        )
+        if stop.is_set():
+            _interrupted(store)
+        store.close()
+    finally:
+        restore()
+
+
+def _demo_serve(
+    db: str, venue_ids: list[str], latency_ms: float | None, host: str, port: int, every: float, config: str
+) -> None:
+    """`demo --serve`: the simulator with recorded times moved to now, and the service against it."""
+    from funding_finder.simulator.timeshift import TimeShiftedSimulator
+
+    stop, restore = _stop_on_signals()
+    try:
+        alerts = _alert_config(config)
+        store = _open_store(db)
+        with TimeShiftedSimulator(latency_ms=latency_ms) as sim:
+            console.print(
+                f"exchange simulator at {sim.url} (recorded responses, times moved to now, real limits)"
+            )
+            collector = Collector(
+                store,
+                venue_ids,
+                _config(venue_ids, {venue_id: sim.venue_url(venue_id) for venue_id in venue_ids}),
+            )
+            _run_service(
+                collector, stop, every_min=every, keep_full_days=7.0, alerts=alerts, host=host, port=port
+            )
+        if stop.is_set():
+            _interrupted(store)
+        store.close()
+    finally:
+        restore()

@@ -78,10 +78,10 @@ class CollectorConfig:
         return HealthThresholds(self.stale_after_cycles, self.failure_rate_alert)
 
 
-def venue_client(venue: ModuleType, config: CollectorConfig) -> VenueClient:
+def venue_client(venue: ModuleType, config: CollectorConfig, **sizing: Any) -> VenueClient:
     """The venue's request path with its own rate gate, at the configured URL, timeout and retries;
     a venue reached through a library (ccxt) brings its own `make_client`, a VenueClient whose calls
-    go through the same gate."""
+    go through the same gate. `sizing`: VenueClient's `pool_size` and `paced_endpoints` (backfill)."""
     spec = venue.SPEC
     override = config.base_urls.get(spec.id)
     make_client = getattr(venue, "make_client", VenueClient)
@@ -91,6 +91,7 @@ def venue_client(venue: ModuleType, config: CollectorConfig) -> VenueClient:
         base_urls=dict.fromkeys(spec.hosts, override) if override else None,
         timeout_s=config.timeout_s,
         retries=config.retries,
+        **sizing,
     )
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from funding_finder.ratelimit import Limit
+from funding_finder.ratelimit import DEFAULT_MARGIN, Limit
 
 DEFAULT_LATENCY_S = 0.25
 """Round trip in seconds assumed before the venue's first answer (a distant venue over the internet)."""
@@ -30,7 +30,9 @@ WAITED_S = 0.001
 """A call that waited longer than this (seconds) at the gate found the venue's limit the bottleneck."""
 
 
-def allowed_rate_per_s(limits: Iterable[Limit], endpoints: Iterable[str], margin: float = 0.1) -> float:
+def allowed_rate_per_s(
+    limits: Iterable[Limit], endpoints: Iterable[str], margin: float = DEFAULT_MARGIN
+) -> float:
     """Calls per second a venue's declared limits sustain for its fastest endpoint (`math.inf` when no
     limit charges any): per endpoint, the strictest of its limits' `capacity × (1 − margin) / (cost ×
     window_s)`; the fastest endpoint sets the rate, since the venue's other calls are paced apart and

@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,7 +72,7 @@ class VenueClient:
     `base_urls` replaces host roots (the simulator, a proxy); `sleep` and `clock` are injectable.
     Counters: `requests` sent, `answers` by failure kind (every failed attempt, retried or not),
     `latencies_s` the round trip of every answered request (gate waits excluded). `concurrency` is the
-    venue's adaptive in-flight limit, at most the Session's pool of `spec.workers` connections.
+    venue's adaptive in-flight limit, at most the Session's pool of `pool_size` connections.
     """
 
     def __init__(
@@ -87,22 +87,30 @@ class VenueClient:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
+        pool_size: int | None = None,
+        paced_endpoints: Sequence[str] | None = None,
     ) -> None:
+        """`pool_size`: the Session's connections and the most calls in flight (default `spec.workers`,
+        a cycle's); `paced_endpoints`: the endpoints whose sustained rate sizes the in-flight limit
+        (default the cycle's). A backfill gives its history endpoint and its own workers."""
+        pool_size = pool_size or spec.workers
         self.spec = spec
         self.gate = gate
         self.base_urls = {**spec.hosts, **(base_urls or {})}
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        self.session = session or make_session(spec.workers)
+        self.session = session or make_session(pool_size)
         self.clock = clock
         self.sleep = sleep
         self.requests = 0
         self.answers: Counter[str] = Counter()
         self.latencies_s: list[float] = []
         self.concurrency = InFlightLimit(
-            allowed_rate_per_s(spec.limits, (endpoint.name for endpoint in spec.endpoints), gate.margin),
-            spec.workers,
+            allowed_rate_per_s(
+                spec.limits, paced_endpoints or [endpoint.name for endpoint in spec.endpoints], gate.margin
+            ),
+            pool_size,
             clock=clock,
         )
         self._lock = threading.Lock()

@@ -68,7 +68,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("db", DEFAULT_DB, "SQLite file path, or a database URL (postgresql://user@host/db)."),
         Setting("exchanges", "all", "Comma-separated venue ids to collect (see `funding-finder exchanges`)."),
         Setting(
-            "every", 5.0, "Minutes between two collection cycles (`collect` without `--once`).", POSITIVE
+            "every",
+            5.0,
+            "Minutes between two collection cycles (`collect` without `--once`; `run` starts them at "
+            "multiples of it past the hour, UTC).",
+            POSITIVE,
         ),
         Setting(
             "venue_deadline_s",
@@ -115,6 +119,11 @@ SETTINGS: dict[str, Setting] = {
             POSITIVE,
         ),
         Setting(
+            "config",
+            "",
+            "TOML file of alert rules and their webhook (`run`, `demo --serve`); none: no alerts.",
+        ),
+        Setting(
             "log_level",
             "WARNING",
             "Log level: DEBUG, INFO, WARNING or ERROR.",
@@ -136,7 +145,8 @@ def markdown_table() -> str:
         "|---|---|---|---|",
     ]
     for setting in SETTINGS.values():
-        lines.append(f"| `{setting.option}` | `{setting.env}` | `{setting.default}` | {setting.help} |")
+        default = f"`{setting.default}`" if setting.default != "" else "none"
+        lines.append(f"| `{setting.option}` | `{setting.env}` | {default} | {setting.help} |")
     lines.append(
         "| — | `FUNDING_FINDER_<ID>_URL` | the venue's own host | Replaces the scheme and host of venue "
         "`<ID>` (upper case), optionally with a path prefix; endpoint paths follow unchanged. |"

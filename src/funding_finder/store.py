@@ -263,6 +263,29 @@ class Store:
             raise StoreError(f"no database at {self.url[10:]}: run `funding-finder collect` or `demo` first")
         self.engine = self._open(self.url)
         self._write_lock = threading.Lock()
+        self._file_id = self._sqlite_file_id()
+
+    def _sqlite_file_id(self) -> tuple[int, int] | None:
+        """(device, inode) of a SQLite file, to notice the file deleted or replaced under a running
+        collector (which would go on writing into the unlinked file, and lose everything)."""
+        if not self.url.startswith("sqlite:///") or self.url == "sqlite:///:memory:":
+            return None
+        try:
+            found = Path(self.url[10:]).stat()
+        except OSError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def _reopen_if_replaced(self) -> None:
+        if self._file_id is None or self._sqlite_file_id() == self._file_id:
+            return
+        log.error(
+            "the database file %s was deleted or replaced while running; writing to a new one there",
+            self.url[10:],
+        )
+        self.engine.dispose()
+        self.engine = self._open(self.url)
+        self._file_id = self._sqlite_file_id()
 
     @staticmethod
     def _open(url: str) -> Engine:
@@ -291,6 +314,7 @@ class Store:
     def start_cycle(self, started_at: datetime) -> int:
         """A new `running` cycle; StoreError when the database cannot be written (read-only, locked)."""
         try:
+            self._reopen_if_replaced()
             with self._write_lock, self.engine.begin() as conn:
                 result = conn.execute(insert(cycles).values(started_at_ms=_ms(started_at), status="running"))
                 return int(result.inserted_primary_key[0])
@@ -496,10 +520,14 @@ class Store:
                     history.setdefault((row["exchange"], row["native_symbol"]), []).append(_rate_of(row))
         return history
 
-    def cycles(self, limit: int = 20) -> list[CycleRecord]:
-        """The newest cycles first, each with its committed venue runs."""
+    def cycles(self, limit: int = 20, *, finished_only: bool = False) -> list[CycleRecord]:
+        """The newest cycles first, each with its committed venue runs; `finished_only` leaves out the
+        cycles still `running` (or left so by a process that died)."""
+        query = select(cycles).order_by(cycles.c.id.desc()).limit(limit)
+        if finished_only:
+            query = query.where(cycles.c.status != "running")
         with self.engine.connect() as conn:
-            heads = conn.execute(select(cycles).order_by(cycles.c.id.desc()).limit(limit)).mappings().all()
+            heads = conn.execute(query).mappings().all()
             ids = [head["id"] for head in heads]
             runs = conn.execute(
                 select(venue_runs).where(venue_runs.c.cycle_id.in_(ids)).order_by(venue_runs.c.exchange)
@@ -517,6 +545,118 @@ class Store:
             )
             for head in heads
         ]
+
+    # --- reads for the web (funding_finder.web) ---------------------------------------------------
+    def data_version(self) -> tuple[int, int, int]:
+        """A cheap token that changes whenever a venue's rows are committed or old history is thinned:
+        (newest cycle with a committed venue, its committed venues, `downsampled_until_ms`). Two
+        primary-key lookups, so a reader can cache what it derived from the latest rows."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(select(func.max(venue_runs.c.cycle_id))).scalar() or 0
+            count = conn.execute(
+                select(func.count()).select_from(venue_runs).where(venue_runs.c.cycle_id == newest)
+            ).scalar()
+            return newest, int(count or 0), _meta(conn, "downsampled_until_ms") or 0
+
+    def history_page(
+        self, contracts: Iterable[tuple[str, str]], since: datetime, until: datetime, limit: int, offset: int
+    ) -> list[FundingRate]:
+        """At most `limit` stored rows of the given contracts observed in [since, until), after skipping
+        `offset`, by contract then time (the unique index's order, so no sort of the whole range)."""
+        columns = funding_rates.c
+        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
+        if not terms:
+            return []
+        query = (
+            select(funding_rates)
+            .where(or_(*terms), columns.observed_at_ms >= _ms(since), columns.observed_at_ms < _ms(until))
+            .order_by(columns.exchange, columns.native_symbol, columns.observed_at_ms)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            return [_rate_of(row) for row in conn.execute(query).mappings()]
+
+    def rate_series(
+        self, contracts: Iterable[tuple[str, str]], since: datetime, bucket_ms: int
+    ) -> dict[tuple[str, str], list[tuple[int, float]]]:
+        """Per contract, (bucket start in epoch ms, mean `funding_rate / interval_hours` of its rows in
+        that bucket, a fraction per hour), oldest first, from `since` on; rows without an interval are
+        left out. A chart's points, computed by the database so that a month stays a few hundred rows."""
+        columns = funding_rates.c
+        bucket = (columns.observed_at_ms // bucket_ms).label("bucket")
+        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
+        if not terms:
+            return {}
+        query = (
+            select(
+                columns.exchange,
+                columns.native_symbol,
+                bucket,
+                func.avg(columns.funding_rate / columns.interval_hours),
+            )
+            .where(or_(*terms), columns.observed_at_ms >= _ms(since), columns.interval_hours > 0)
+            .group_by(columns.exchange, columns.native_symbol, bucket)
+            .order_by(columns.exchange, columns.native_symbol, bucket)
+        )
+        series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        with self.engine.connect() as conn:
+            for exchange, native_symbol, index, mean in conn.execute(query):
+                series.setdefault((exchange, native_symbol), []).append((int(index) * bucket_ms, float(mean)))
+        return series
+
+    def cycle_page(self, limit: int, offset: int = 0) -> list[CycleRecord]:
+        """Like `cycles`, after skipping the `offset` newest cycles (the web API's pages)."""
+        with self.engine.connect() as conn:
+            query = select(cycles).order_by(cycles.c.id.desc()).limit(limit).offset(offset)
+            heads = conn.execute(query).mappings().all()
+            ids = [head["id"] for head in heads]
+            runs = conn.execute(
+                select(venue_runs).where(venue_runs.c.cycle_id.in_(ids)).order_by(venue_runs.c.exchange)
+            ).mappings()
+            by_cycle: dict[int, list[VenueRun]] = {cycle_id: [] for cycle_id in ids}
+            for run in runs:
+                by_cycle[run["cycle_id"]].append(_run_of(run))
+        return [
+            CycleRecord(
+                h["id"], _dt(h["started_at_ms"]), _dt(h["finished_at_ms"]), h["status"], by_cycle[h["id"]]
+            )
+            for h in heads
+        ]
+
+    def events_page(
+        self,
+        contracts: Iterable[tuple[str, str]],
+        since: datetime,
+        until: datetime,
+        limit: int,
+        offset: int = 0,
+    ) -> list[SettledFunding]:
+        """At most `limit` settlement events of the given contracts in [since, until), after skipping
+        `offset`, by contract then time (the primary key's order)."""
+        columns = funding_events.c
+        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
+        if not terms:
+            return []
+        query = (
+            select(funding_events)
+            .where(or_(*terms), columns.funding_time_ms >= _ms(since), columns.funding_time_ms < _ms(until))
+            .order_by(columns.exchange, columns.native_symbol, columns.funding_time_ms)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            return [
+                SettledFunding(
+                    r.exchange,
+                    r.native_symbol,
+                    _dt(r.funding_time_ms),
+                    r.funding_rate,
+                    r.interval_hours,
+                    r.mark_price,
+                )
+                for r in conn.execute(query)
+            ]
 
 
 def _meta(conn: Connection, key: str) -> int | None:

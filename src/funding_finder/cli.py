@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from funding_finder import __version__
 from funding_finder.collector import Collector, CollectorConfig, CycleResult, url_overrides
 from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
+from funding_finder.health import HealthThresholds, problems, venue_health
 from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS, FundingRate, iso_utc
 from funding_finder.settings import POSITIVE, markdown_table, option
 from funding_finder.store import CycleRecord, Store, StoreError, VenueRun
@@ -164,6 +165,8 @@ def _warn_unknown_overrides(venue_ids: Sequence[str]) -> None:
 @option("timeout_s")
 @option("retries")
 @option("instruments_max_age_s")
+@option("stale_after_cycles")
+@option("failure_rate_alert")
 @option("keep_full_days")
 @option("log_level")
 def collect(
@@ -639,10 +642,15 @@ def opportunities_table(opportunities: Sequence[Any], title: str) -> Table:
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest cycles shown."
 )
 @option("db")
-def cycles(as_json: bool, limit: int, db: str) -> None:
-    """Collection cycles, newest first, with every venue's requests, rows and failures by kind."""
+@option("stale_after_cycles")
+@option("failure_rate_alert")
+def cycles(as_json: bool, limit: int, db: str, stale_after_cycles: int, failure_rate_alert: float) -> None:
+    """Collection cycles, newest first, with every venue's requests, rows and failures by kind; then
+    the venues stale or failing over the last cycles."""
     store = _open_store(db, must_exist=True)
     records = store.cycles(limit)
+    thresholds = HealthThresholds(stale_after_cycles, failure_rate_alert)
+    health = venue_health(store.cycles(thresholds.window_cycles), thresholds)
     store.close()
     if as_json:
         click.echo(json.dumps([_cycle_json(record) for record in records]))
@@ -659,6 +667,8 @@ def cycles(as_json: bool, limit: int, db: str) -> None:
                 f"{run.duration_s:6.2f} s  wait {run.gate_wait_s:.2f} s  {_limit_use(run)}{failures}",
                 highlight=False,
             )
+    for line in problems(health.values(), thresholds):
+        console.print(f"[yellow]health[/yellow] {line}", highlight=False)
 
 
 def _limit_use(run: VenueRun) -> str:
@@ -742,9 +752,13 @@ def _faults(pairs: Sequence[str]) -> dict[str, str]:
     help="Median added latency in ms (log-normal); default ~150 ms, 0 for none.",
 )
 @click.option(
-    "--fault", "faults", multiple=True, help="VENUE=KIND: html, http500, drop, hang, truncated, empty."
+    "--fault",
+    "faults",
+    multiple=True,
+    help="VENUE=KIND[+KIND...][@RATE] (VENUE `all` for every venue, KIND `mixed` for the transient "
+    "kinds), e.g. okx=reset@0.1; kinds: see simulator/faults.py.",
 )
-@click.option("--seed", type=int, default=None, help="Seed of the latency draws.")
+@click.option("--seed", type=int, default=None, help="Seed of the latency draws and of the faulted requests.")
 @click.option(
     "--scale",
     "scale_text",

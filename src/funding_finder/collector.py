@@ -26,6 +26,7 @@ from funding_finder.errors import FetchError
 from funding_finder.exchanges import get_venue
 from funding_finder.exchanges.base import Endpoint, Role, VenueSpec
 from funding_finder.fanout import FanOutResult, failure_kind, fan_out, latency_summary_ms
+from funding_finder.health import HealthThresholds, problems, venue_health
 from funding_finder.http import VenueClient
 from funding_finder.model import FLAG_STALE, FundingRate, mark_not_live
 from funding_finder.ratelimit import RateGate
@@ -67,6 +68,14 @@ class CollectorConfig:
     instruments_max_age_s: float = 3600.0
     """An instrument list stored less than this long ago is used without a call (an endpoint's own
     `max_age_s` overrides it); 0 asks for every list every cycle."""
+    stale_after_cycles: int = HealthThresholds.stale_after_cycles
+    """A venue with no rows or unmoving data this many cycles in a row is logged as stale."""
+    failure_rate_alert: float = HealthThresholds.failure_rate_alert
+    """A venue that failed more than this fraction of its recent cycles is logged as failing."""
+
+    @property
+    def health(self) -> HealthThresholds:
+        return HealthThresholds(self.stale_after_cycles, self.failure_rate_alert)
 
 
 def venue_client(venue: ModuleType, config: CollectorConfig, **sizing: Any) -> VenueClient:
@@ -176,7 +185,19 @@ class Collector:
             self.store.finish_cycle(cycle_id, _utcnow(), status)
         except StoreError as exc:  # the venues are written; the cycle row stays `running`
             log.error("cycle %d: could not record its end: %s", cycle_id, exc)
+        self._log_health()
         return CycleResult(cycle_id, status, ordered, interrupted=fan.interrupted)
+
+    def _log_health(self) -> None:
+        """A warning per venue stale for N cycles or failing too often (`health.py`)."""
+        thresholds = self.config.health
+        try:
+            records = self.store.cycles(thresholds.window_cycles)
+        except (SQLAlchemyError, StoreError) as exc:
+            log.error("venue health cannot be read: %s", _store_reason(exc))
+            return
+        for line in problems(venue_health(records, thresholds).values(), thresholds):
+            log.warning("%s", line)
 
     def _record_unfinished(
         self,

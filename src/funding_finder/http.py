@@ -24,6 +24,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 
 from funding_finder import __version__
 from funding_finder.concurrency import InFlightLimit, allowed_rate_per_s
@@ -206,6 +207,9 @@ class VenueClient:
         except requests.Timeout as exc:
             raise CallTimeout(self.spec.id, name, f"no answer within {timeout:.1f} s") from exc
         except requests.RequestException as exc:
+            if exc.args and isinstance(exc.args[0], ReadTimeoutError):  # requests calls a read timeout
+                # in the middle of the body a ConnectionError; it is a timeout all the same
+                raise CallTimeout(self.spec.id, name, f"body stalled for {timeout:.1f} s") from exc
             raise ConnectionFailed(self.spec.id, name, f"{type(exc).__name__}: {exc}") from exc
         with self._lock:
             self.latencies_s.append(time.perf_counter() - sent)

@@ -100,6 +100,18 @@ SETTINGS: dict[str, Setting] = {
             click.IntRange(min=0, max=10),
         ),
         Setting(
+            "stale_after_cycles",
+            3,
+            "Cycles in a row without rows or with unmoving data after which a venue is reported stale.",
+            click.IntRange(min=1),
+        ),
+        Setting(
+            "failure_rate_alert",
+            0.5,
+            "Fraction of a venue's last 10 cycles that may fail (no rows) before it is reported failing.",
+            click.FloatRange(min=0, max=1),
+        ),
+        Setting(
             "keep_full_days",
             7.0,
             "Days snapshots stay at full resolution; older ones keep one row per contract and hour "

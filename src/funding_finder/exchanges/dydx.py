@@ -110,7 +110,7 @@ def _market(row: Any) -> Market | None:
     status = row.get("status")
     if status is not None and status != TRADING_STATUS:
         return None
-    rate = row.get("nextFundingRate")
+    rate = row["nextFundingRate"]  # absent is a malformed row, counted; null or "" is not
     if rate is None or rate == "":
         return None  # between the hour's settlement and the first new sample: no value this cycle
     ticker = name_of(row["ticker"])

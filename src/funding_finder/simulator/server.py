@@ -5,7 +5,7 @@ then waits the configured latency, then gets its answer: an injected fault, the 
 error, the recorded bytes, the venue's own "not found" answer, or a 404 naming venue and path.
 
 Control endpoints: GET /_sim/stats, POST /_sim/reset (counts and windows), GET|POST /_sim/faults
-(body {"venue": "kind" | null, ...}).
+(body {"venue": "kind[+kind][@rate]" | null, ...}, see `faults`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import contextlib
 import json
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -23,11 +24,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from funding_finder.recordings import load_bytes
-from funding_finder.simulator.faults import HTML_502, HTTP_500, check_fault, checked_faults
+from funding_finder.simulator import faults as fault_kinds
+from funding_finder.simulator.faults import Fault, check_fault, checked_faults
 from funding_finder.simulator.latency import Latency
 from funding_finder.simulator.limits import LIMITS, VenueLimits
 from funding_finder.simulator.routes import (
-    EMPTY_BODIES,
     HANDLERS,
     ROUTES,
     VENUES,
@@ -81,13 +82,25 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def reply(self, reply: Reply, headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.send_head(reply, headers)
+        self.wfile.write(reply.body)
+
+    def send_head(self, reply: Reply, headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Status line and headers; `Content-Length` is the whole body's, even when less follows."""
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in headers:
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(reply.body)
+
+    def reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0), as a crashed proxy does."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
 
 class _Server(ThreadingHTTPServer):
@@ -126,15 +139,28 @@ class _Server(ThreadingHTTPServer):
 
 
 def _new_venue_stats() -> dict[str, Any]:
-    return {"requests": 0, "violations": 0, "rejected": 0, "faults": 0, "by_endpoint": {}}
+    """`first_arrival_s` / `last_arrival_s`: the simulator clock at the venue's first and last request."""
+    return {
+        "requests": 0,
+        "violations": 0,
+        "rejected": 0,
+        "faults": 0,
+        "faults_by_kind": {},
+        "by_endpoint": {},
+        "first_arrival_s": None,
+        "last_arrival_s": None,
+    }
 
 
 class Simulator:
     """A local server answering at each venue's real API paths with recorded responses.
 
     `latency_ms`: None = log-normal around 150 ms, 0 = no delay, a number = log-normal around that
-    median (`latency_sigma` 0 makes it fixed). `faults`: {venue: kind}. `hang_s`: delay of the "hang"
-    fault. `clock`: arrival clock in seconds (monotonic). `limits`: the limits table (tests shrink it).
+    median (`latency_sigma` 0 makes it fixed). `faults`: {venue: "kind[+kind][@rate]"} (see `faults`;
+    `seed` also seeds which requests a fault rate picks). `hang_s`: delay of "hang" and "stall";
+    `drip_s`: duration of a "drip" answer; `storm_retry_after_s`: the Retry-After of "storm";
+    `ban_s`: ban length named by "ban". `clock`: arrival clock in seconds (monotonic). `limits`:
+    the limits table (tests shrink it).
     `scale`: {venue: contracts}, recordings grown with synthetic clones (`simulator.scale`); none by default.
     """
 
@@ -147,16 +173,24 @@ class Simulator:
         seed: int | None = None,
         *,
         hang_s: float = 30.0,
+        drip_s: float = 2.0,
+        storm_retry_after_s: int = 1,
+        ban_s: float = 2.0,
         latency_sigma: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         limits: Mapping[str, VenueLimits] = LIMITS,
         scale: Mapping[str, int] | None = None,
     ) -> None:
         self.host, self.port = host, port
-        self.hang_s = hang_s
+        self.hang_s, self.drip_s = hang_s, drip_s
+        self.storm_retry_after_s, self.ban_s = storm_retry_after_s, ban_s
         self.clock = clock
         self._latency = Latency(latency_ms, latency_sigma, seed)
-        self._faults = checked_faults(faults)
+        self._fault_seed = seed or 0
+        self._faults: dict[str, Fault] = {}
+        for venue, fault in checked_faults(faults).items():
+            if fault is not None:
+                self._faults[venue] = fault
         self._limits = limits
         self._limiter = Limiter(limits)
         self._recordings = {key: load_bytes(key.venue, name) for key, name in ROUTES.items()}
@@ -225,7 +259,10 @@ class Simulator:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            venues = {v: {**s, "by_endpoint": dict(s["by_endpoint"])} for v, s in self._stats.items()}
+            venues = {
+                v: {**s, "by_endpoint": dict(s["by_endpoint"]), "faults_by_kind": dict(s["faults_by_kind"])}
+                for v, s in self._stats.items()
+            }
             unrouted = self._unrouted
         return {
             "venues": venues,
@@ -235,24 +272,28 @@ class Simulator:
         }
 
     def reset(self) -> None:
-        """Clear the counts and the limit windows (faults stay as set)."""
+        """Clear the counts, the limit windows and the fault draws' history (faults stay as set)."""
         with self._lock:
             self._stats = {venue: _new_venue_stats() for venue in VENUES}
             self._unrouted = 0
+            self._seen: dict[str, int] = {}
         self._limiter.reset()
 
     def set_fault(self, venue: str, kind: str | None) -> None:
+        """Set `venue`'s fault ("kind[+kind][@rate]", see `faults`; venue `all` for every venue);
+        None clears it."""
         check_fault(venue, kind)
         with self._lock:
-            if kind is None:
-                self._faults.pop(venue, None)
-            else:
-                self._faults[venue] = kind
+            for one, fault in checked_faults({venue: kind}).items():
+                if fault is None:
+                    self._faults.pop(one, None)
+                else:
+                    self._faults[one] = fault
 
     @property
     def faults(self) -> dict[str, str]:
         with self._lock:
-            return dict(self._faults)
+            return {venue: fault.text for venue, fault in self._faults.items()}
 
     # -- requests ------------------------------------------------------------------------------------
 
@@ -273,15 +314,17 @@ class Simulator:
         params = _params(method, split.query, body)
         client = handler.client_address[0]
         admission = self._limiter.admit(venue, method, path, params, client, handler.arrival)
-        fault = self._count(venue, path, admission.accepted)
+        request = fault_kinds.request_key(venue, method, path, params)
+        fault = self._count(venue, path, admission.accepted, request, handler.arrival)
         if fault == "hang":
             self._stopped.wait(self.hang_s)
         self._stopped.wait(self._latency.draw())
         if self.stopping or fault == "drop":
             handler.close_connection = True
             return
-        if fault == "html" or fault == "http500":
-            handler.reply(HTML_502 if fault == "html" else HTTP_500)
+        faulted = self._status_fault(venue, fault)
+        if faulted is not None:
+            handler.reply(*faulted)
             return
         headers = list(admission.headers.items())
         if not admission.accepted:
@@ -290,18 +333,64 @@ class Simulator:
                 headers.append(("Retry-After", str(admission.retry_after_s)))
             handler.reply(Reply(over.status, over.body(admission.pool), over.content_type), headers)
             return
-        handler.reply(self._answer(venue, method, path, split.query, params, fault), headers)
+        reply = self._answer(venue, method, path, split.query, params, fault)
+        if fault in ("reset", "stall", "drip"):
+            self._send_faulty(handler, reply, headers, fault)
+        else:
+            handler.reply(reply, headers)
 
-    def _count(self, venue: str, path: str, accepted: bool) -> str | None:
-        """Record one request of `venue`; return the fault set for the venue, if any."""
+    def _count(self, venue: str, path: str, accepted: bool, request: str, arrival: float) -> str | None:
+        """Record one request of `venue`; return the fault kind it gets, if any (see `faults.draw`)."""
         with self._lock:
             stats = self._stats[venue]
             stats["requests"] += 1
             stats["by_endpoint"][path] = stats["by_endpoint"].get(path, 0) + 1
             stats["violations"] += not accepted
-            fault = self._faults.get(venue)
-            stats["faults"] += fault is not None
+            if stats["first_arrival_s"] is None:
+                stats["first_arrival_s"] = arrival
+            stats["last_arrival_s"] = max(arrival, stats["last_arrival_s"] or arrival)
+            seen = self._seen.get(request, 0)
+            self._seen[request] = seen + 1
+            fault = fault_kinds.draw(self._faults.get(venue), self._fault_seed, request, seen)
+            if fault is not None:
+                stats["faults"] += 1
+                stats["faults_by_kind"][fault] = stats["faults_by_kind"].get(fault, 0) + 1
         return fault
+
+    def _status_fault(self, venue: str, fault: str | None) -> tuple[Reply, list[tuple[str, str]]] | None:
+        if fault not in fault_kinds.STATUS_KINDS:
+            return None
+        limits = self._limits[venue]
+        over = limits.over_limit
+        return fault_kinds.status_reply(
+            fault,
+            venue,
+            Reply(over.status, over.body(limits.pools[0]), over.content_type),
+            now_ms=int(time.time() * 1000),
+            retry_after_s=self.storm_retry_after_s,
+            ban_s=self.ban_s,
+        )
+
+    def _send_faulty(
+        self, handler: _Handler, reply: Reply, headers: list[tuple[str, str]], fault: str
+    ) -> None:
+        """ "reset": half the body then a RST; "stall": half, `hang_s` of silence, the rest;
+        "drip": the body in `DRIP_PIECES` pieces over `drip_s`."""
+        body = reply.body
+        handler.send_head(reply, headers)
+        if fault == "drip":
+            step = max(1, -(-len(body) // fault_kinds.DRIP_PIECES))
+            for start in range(0, len(body), step):
+                handler.wfile.write(body[start : start + step])
+                if self._stopped.wait(self.drip_s / fault_kinds.DRIP_PIECES):
+                    break
+            return
+        handler.wfile.write(body[: len(body) // 2])
+        if fault == "reset":
+            handler.reset()
+            return
+        if not self._stopped.wait(self.hang_s):
+            handler.wfile.write(body[len(body) // 2 :])
 
     def _answer(
         self, venue: str, method: str, path: str, query: str, params: Mapping[str, Any], fault: str | None
@@ -313,12 +402,7 @@ class Simulator:
         route = None if computed is not None else find_route(venue, method, path, params)
         if computed is not None or route is not None:
             recorded = computed.body if computed is not None else self._recordings[route]
-            if fault == "truncated":
-                return Reply(200, recorded[: len(recorded) // 2])
-            if fault == "empty":
-                now_ms = str(int(time.time() * 1000))
-                return Reply(200, EMPTY_BODIES[venue].replace("{now_ms}", now_ms).encode())
-            return Reply(200, recorded)
+            return fault_kinds.body_reply(fault, venue, recorded, now_ms=int(time.time() * 1000))
         with self._lock:
             self._stats[venue]["rejected"] += 1
         fallback = find_fallback(venue, method, path)
@@ -341,6 +425,9 @@ class Simulator:
                     requested = json.loads(body or b"{}")
                     if not isinstance(requested, dict):
                         raise ValueError("expected a JSON object {venue: kind | null}")
+                    for venue, kind in requested.items():
+                        if kind is not None and not isinstance(kind, str):
+                            raise ValueError(f"fault of {venue!r} must be a string or null")
                     checked_faults(requested)  # all or nothing
                 except ValueError as exc:
                     return Reply(400, _json({"error": str(exc)}))

@@ -82,7 +82,7 @@ VENUE = SimVenue(
         ),
         over_limit=OverLimit(429, fixed(b'{"error":"Too many requests"}')),
     ),
-    empty_body="[]",
+    empty_body='[{"universe":[]},[]]',  # metaAndAssetCtxs' [meta, assetCtxs] with no asset
     # Hyperliquid rejects an info body it cannot deserialize with HTTP 422; the body text is not
     # recorded, this JSON is the simulator's own.
     fallbacks={

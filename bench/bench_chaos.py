@@ -34,6 +34,7 @@ from sections import write_section
 
 from funding_finder.collector import Collector, CollectorConfig
 from funding_finder.exchanges import VENUES
+from funding_finder.settings import SETTINGS
 from funding_finder.simulator import Simulator
 from funding_finder.simulator.faults import MIXED
 from funding_finder.simulator.scale import parse_scale
@@ -130,8 +131,9 @@ def report(results: list[dict[str, Any]]) -> str:
     for r in results:
         shares = r["shares"]
         meeting = sum(share >= TARGET for share in shares)
+        default = " (default)" if r["retries"] == SETTINGS["retries"].default else ""
         lines.append(
-            f"| {r['retries']}{' (default)' if r['retries'] == 2 else ''} | {r['cycles']} | {r['possible']} "
+            f"| {r['retries']}{default} | {r['cycles']} | {r['possible']} "
             f"| {_pct(min(shares))} / {_pct(statistics.median(shares))} / {_pct(statistics.mean(shares))} "
             f"| {meeting} of {len(shares)} | {r['crashes']} "
             f"| {statistics.median(r['durations_s']):.1f} s / {r['clean_s']:.1f} s |"

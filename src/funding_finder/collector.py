@@ -62,7 +62,7 @@ class CollectorConfig:
     venue_deadline_s: float = 60.0
     cycle_deadline_s: float = 120.0
     timeout_s: float = 10.0
-    retries: int = 2
+    retries: int = 3
     base_urls: Mapping[str, str] = field(default_factory=dict)
     """Venue id → replacement root for all of that venue's hosts (the simulator, a proxy)."""
     instruments_max_age_s: float = 3600.0

@@ -82,7 +82,7 @@ class VenueClient:
         *,
         base_urls: Mapping[str, str] | None = None,
         timeout_s: float = 10.0,
-        retries: int = 2,
+        retries: int = 3,
         backoff_s: float = 0.5,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,

@@ -95,7 +95,7 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting(
             "retries",
-            2,
+            3,
             "Extra tries of a call after a timeout, connection error, 5xx or 429.",
             click.IntRange(min=0, max=10),
         ),

@@ -384,7 +384,10 @@ def test_backfill_refuses_bad_ranges_and_empty_symbol_lists(tmp_path, args):
 
 def test_a_url_override_that_names_no_venue_is_warned_about(tmp_path):
     with Simulator(latency_ms=0) as sim:
-        env = {"FUNDING_FINDER_OKX_URL": sim.venue_url("okx"), "FUNDING_FINDER_OKXX_URL": "http://127.0.0.1:9"}
+        env = {
+            "FUNDING_FINDER_OKX_URL": sim.venue_url("okx"),
+            "FUNDING_FINDER_OKXX_URL": "http://127.0.0.1:9",
+        }
         result = CliRunner(env=env).invoke(
             main, ["collect", "--once", "--exchanges", "okx", "--db", str(tmp_path / "f.db")]
         )

@@ -870,12 +870,6 @@ def settings_command() -> None:
     click.echo(markdown_table())
 
 
-def _warm_up(app: Any) -> None:
-    """The first opportunities page walks a week of history of its pairs (seconds on a large store):
-    ask for it once in the background, so that the first visitor finds it done."""
-    threading.Thread(target=lambda: app.test_client().get("/"), name="web-warm-up", daemon=True).start()
-
-
 @main.command()
 @option("db")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine).")
@@ -887,11 +881,12 @@ def serve(db: str, host: str, port: int, threads: int) -> None:
 
     from funding_finder.metrics import metrics_blueprint
     from funding_finder.web import create_app
+    from funding_finder.web.warm import keep_warm
 
     store = _open_store(db, must_exist=True)
     app = create_app(store)
     app.register_blueprint(metrics_blueprint(store))  # /metrics, /healthz of whoever collects here
-    _warm_up(app)
+    keep_warm(app)
     console.print(f"Funding Finder on http://{host}:{port}/  (API: /api/, OpenAPI: /api/openapi.json)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="funding-finder")
@@ -948,6 +943,7 @@ def _run_service(
     from funding_finder.metrics import metrics_blueprint, service_metrics
     from funding_finder.service import Schedule, WebServer
     from funding_finder.web import create_app
+    from funding_finder.web.warm import keep_warm
 
     store = collector.store
     try:
@@ -974,7 +970,7 @@ def _run_service(
     except OSError as exc:  # the port is taken, the address is not this machine's
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     server.start()
-    _warm_up(app)
+    keep_warm(app, stop)
     console.print(
         f"Funding Finder service on {server.url}/  (/metrics, /healthz; a cycle every {every_min:g} min "
         "at multiples past the hour, UTC; Ctrl-C stops)",

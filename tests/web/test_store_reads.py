@@ -87,3 +87,47 @@ def test_events_page_and_cycle_page_and_the_data_version(store):
     cycle_id = store.start_cycle(T0 + timedelta(hours=2))
     write(store, cycle_id, "binance", 0.0001, T0 + timedelta(hours=2))
     assert store.data_version()[:2] == (7, 1)
+
+
+def test_event_series_is_the_rate_per_hour_of_each_event_and_the_events_version_counts_new_ones(store):
+    assert store.events_version() == 0
+    events = [
+        SettledFunding("binance", "BTCUSDT", T0 + timedelta(hours=8 * i), 0.0008 * (i + 1), 8.0)
+        for i in range(4)
+    ] + [
+        SettledFunding("okx", "BTCUSDT", T0 + timedelta(hours=1), 0.0003, 1.0),
+        SettledFunding("okx", "BTCUSDT", T0 + timedelta(hours=2), 0.0004, None),  # no interval: not drawn
+    ]
+    assert store.write_events(events) == 6
+    assert store.events_version() == 6
+    assert store.write_events(events[:2]) == 0  # already stored: the version stays
+    assert store.events_version() == 6
+    start_ms = int(T0.timestamp() * 1000)
+    series = store.event_series([("binance", "BTCUSDT"), ("okx", "BTCUSDT")], T0 + timedelta(hours=8), 100)
+    assert series[("binance", "BTCUSDT")] == [
+        (start_ms + 8 * 3_600_000, pytest.approx(0.0016 / 8)),
+        (start_ms + 16 * 3_600_000, pytest.approx(0.0024 / 8)),
+        (start_ms + 24 * 3_600_000, pytest.approx(0.0032 / 8)),
+    ]
+    assert ("okx", "BTCUSDT") not in series  # its only drawable event is before `since`
+    assert len(store.event_series([("binance", "BTCUSDT")], T0, limit=2)[("binance", "BTCUSDT")]) == 2
+    assert store.event_series([], T0, 100) == {}
+    store.write_events([SettledFunding("okx", "BTCUSDT", T0 + timedelta(hours=9), 0.0002, 1.0)])
+    assert store.events_version() == 7
+
+
+def test_cycle_page_keeps_a_known_finished_cycle_and_reads_a_changed_one_again(store):
+    fill(store)
+    first = {record.id: record for record in store.cycle_page(6)}
+    stale = replace(first[6], venues=[])  # what a reader would hold if the runs had been read early
+    again = store.cycle_page(6, known={**first, 6: stale})
+    assert [record is first[record.id] for record in again[1:]] == [True] * 5  # not read again
+    assert again[0] is stale  # the same end and status: taken as it is
+    running = store.start_cycle(T0 + timedelta(hours=3))
+    write(store, running, "binance", 0.0001, T0 + timedelta(hours=3))
+    held = store.cycle_page(1)[0]
+    assert held.finished_at is None and [v.exchange for v in held.venues] == ["binance"]
+    store.write_venue(running, *_okx(T0 + timedelta(hours=3)))
+    store.finish_cycle(running, T0 + timedelta(hours=3, minutes=1), "complete")
+    newest = store.cycle_page(1, known={running: held})[0]  # finished since: read again
+    assert newest.status == "complete" and [v.exchange for v in newest.venues] == ["binance", "okx"]

@@ -26,13 +26,16 @@ from funding_finder.arbitrage import (
     rate_per_hour,
 )
 from funding_finder.model import FLAG_STALE, HOURS_PER_YEAR, FundingRate, SettledFunding
-from funding_finder.store import CycleRecord, Store, VenueRun
+from funding_finder.store import HOUR_MS, CycleRecord, Store, VenueRun
 from funding_finder.web.persistence import ANCHOR_LAG, PersistenceCache
 
 T = TypeVar("T")
 
 CACHE_ENTRIES = 64
 """Derived results kept per data version (scans for different filters, pages of them)."""
+
+KEPT_CYCLES = 2000
+"""Finished cycles kept in memory (the health page shows up to 1000)."""
 
 RATE_SORTS: dict[str, Callable[[FundingRate], Any]] = {
     "exchange": lambda r: (r.exchange, r.native_symbol),
@@ -143,11 +146,15 @@ class Reader:
             Hashable, tuple[int, int, dict[tuple[str, str], list[tuple[int, float]]]]
         ] = {}
         """Per (contracts, bucket): (first bucket, first bucket not closed, the closed buckets' points)."""
+        self._finished_cycles: dict[int, CycleRecord] = {}
         self._lock = threading.Lock()
 
-    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """`compute()` once per (data version, key); the oldest entries go first."""
-        full_key = (self.store.data_version(), key)
+    def cached(
+        self, key: Hashable, compute: Callable[[], T], version: Callable[[], Hashable] | None = None
+    ) -> T:
+        """`compute()` once per (version, key), the version being `Store.data_version` unless another
+        is given; the oldest entries go first."""
+        full_key = ((version or self.store.data_version)(), key)
         with self._lock:
             if full_key in self._cache:
                 self._cache.move_to_end(full_key)
@@ -231,6 +238,21 @@ class Reader:
                     self._series_state.pop(next(iter(self._series_state)))
         return series
 
+    def events_chart(
+        self, contracts: Sequence[tuple[str, str]], since: datetime, limit: int
+    ) -> tuple[int, dict[str, Any]]:
+        """(points, chart columns) of the contracts' settled funding from `since` (floored to the hour),
+        at most `limit` events. Events come from `backfill`, not from cycles, so this is kept per
+        `Store.events_version` and hour: a new cycle does not read them again."""
+        since_ms = int(since.timestamp() * 1000) // HOUR_MS * HOUR_MS
+
+        def compute() -> tuple[int, dict[str, Any]]:
+            series = self.store.event_series(contracts, datetime.fromtimestamp(since_ms / 1000, UTC), limit)
+            return sum(map(len, series.values())), chart_data(series)
+
+        key = ("events-chart", tuple(contracts), since_ms, limit)
+        return self.cached(key, compute, version=self.store.events_version)
+
     def asset_rows(self, asset: str) -> list[FundingRate]:
         """The latest row of every contract of one asset (case-insensitive), by rate per hour."""
         rows = [row for row in self.latest() if (row.asset or "").upper() == asset.upper()]
@@ -258,7 +280,17 @@ class Reader:
         return self.store.events_page(contracts, since, until, limit, offset)
 
     def cycles(self, limit: int, offset: int = 0) -> list[CycleRecord]:
-        return self.store.cycle_page(limit, offset)
+        """The cycles of a page, newest first; the finished ones already read are not read again."""
+        with self._lock:
+            known = dict(self._finished_cycles)
+        records = self.store.cycle_page(limit, offset, known=known)
+        with self._lock:
+            for record in records:
+                if record.finished_at is not None:
+                    self._finished_cycles[record.id] = record
+            for old in sorted(self._finished_cycles)[:-KEPT_CYCLES]:
+                del self._finished_cycles[old]
+        return records
 
     def health(self, records: Sequence[CycleRecord]) -> list[VenueHealth]:
         """Per venue seen in the given cycles (`cycles()`) or in the latest rows, by venue id."""

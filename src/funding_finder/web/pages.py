@@ -6,14 +6,14 @@ Each page reads its filters with the same functions as the API route it mirrors,
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from funding_finder.arbitrage import rate_per_hour
 from funding_finder.web import params
-from funding_finder.web.data import RATE_SORTS, Reader, chart_data, failures_over_time
+from funding_finder.web.data import RATE_SORTS, Reader, failures_over_time
 from funding_finder.web.filters import ALLOWABLE_FLAGS, opportunity_filters, rate_query
 
 blueprint = Blueprint("pages", __name__)
@@ -25,8 +25,6 @@ CHART_BUCKETS_MS = (300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_00
 """Chart resolutions (5 min to 4 h): the finest giving at most `CHART_POINTS` points per series."""
 CHART_POINTS = 400
 CHART_DAYS = (1, 3, 7, 14, 30)
-EVENTS_KEPT_S = 60
-"""Seconds an asset's settled-events chart is kept (events are written by `backfill`, outside cycles)."""
 MAX_CHART_EVENTS = 20_000
 """Settlement events drawn at most (30 days of every contract of an asset settling hourly is ~20,000)."""
 
@@ -97,26 +95,6 @@ def _bucket_ms(days: int) -> int:
     return next((b for b in CHART_BUCKETS_MS if span_ms / b <= CHART_POINTS), CHART_BUCKETS_MS[-1])
 
 
-def events_chart(events: list[Any]) -> dict[str, Any]:
-    """Settled funding as APR points (percent per year) per contract; only events with an interval."""
-    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
-    for event in events:
-        if event.interval_hours:
-            key = (event.exchange, event.native_symbol)
-            series.setdefault(key, []).append(
-                (round(event.funding_time.timestamp() * 1000), event.funding_rate / event.interval_hours)
-            )
-    return chart_data(series)
-
-
-def _events_chart(
-    contracts: list[tuple[str, str]], since: datetime, now: datetime
-) -> tuple[int, dict[str, Any]]:
-    """(events read, their chart) of the contracts from `since` to `now`."""
-    events = reader().events(contracts, since, now + timedelta(seconds=1), MAX_CHART_EVENTS)
-    return len(events), events_chart(events)
-
-
 @blueprint.get("/asset/<path:asset>")  # an asset name may hold a slash
 def asset(asset: str) -> str:
     if len(asset) > 64:
@@ -130,12 +108,7 @@ def asset(asset: str) -> str:
     since = now - timedelta(days=days)
     bucket_ms = _bucket_ms(days)
     window = [since.timestamp(), now.timestamp()]  # the chart's x axis, epoch seconds
-    # Settled events come from `backfill`, which does not change the data version: kept a minute at most.
-    minute = int(now.timestamp() // EVENTS_KEPT_S)
-    events, events_data = reader().cached(
-        ("events-chart", tuple(contracts), days, minute),
-        lambda: _events_chart(contracts, since, now),
-    )
+    events, events_data = reader().events_chart(contracts, since, MAX_CHART_EVENTS)
     return render_template(
         "asset.html",
         asset=rows[0].asset,

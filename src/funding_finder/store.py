@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -463,8 +463,8 @@ class Store:
         hour) of its stored events from `since` on, oldest first, at most `limit` in all; events without
         an interval are left out. A chart's points, as plain tuples (no event objects)."""
         columns = funding_events.c
-        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
-        if not terms:
+        contract = _any_contract(columns, contracts)
+        if contract is None:
             return {}
         query = (
             select(
@@ -473,14 +473,21 @@ class Store:
                 columns.funding_time_ms,
                 columns.funding_rate / columns.interval_hours,
             )
-            .where(or_(*terms), columns.funding_time_ms >= _ms(since), columns.interval_hours > 0)
+            .where(contract, columns.funding_time_ms >= _ms(since), columns.interval_hours > 0)
             .order_by(columns.exchange, columns.native_symbol, columns.funding_time_ms)
             .limit(limit)
         )
+        return self._points(query, int)
+
+    def _points(
+        self, query: Any, epoch_ms: Callable[[Any], int]
+    ) -> dict[tuple[str, str], list[tuple[int, float]]]:
+        """The rows of a (exchange, native_symbol, time, value) query as chart points per contract,
+        `epoch_ms` turning the query's time into epoch milliseconds."""
         series: dict[tuple[str, str], list[tuple[int, float]]] = {}
         with self.engine.connect() as conn:
-            for exchange, native_symbol, time_ms, per_hour in conn.execute(query):
-                series.setdefault((exchange, native_symbol), []).append((time_ms, float(per_hour)))
+            for exchange, native_symbol, when, value in conn.execute(query):
+                series.setdefault((exchange, native_symbol), []).append((epoch_ms(when), float(value)))
         return series
 
     def event_spans(self, exchange: str) -> dict[str, tuple[datetime, datetime]]:
@@ -545,9 +552,7 @@ class Store:
         """Every stored row of the given (exchange, native_symbol) contracts, oldest first, keyed by
         contract; only rows observed at or after `since` when given; a contract with no rows is absent.
 
-        Each contract is an `exchange = … AND native_symbol = …` term of an OR, which both backends
-        serve from the unique index (exchange, native_symbol, observed_at_ms); a row-value `IN` would
-        make SQLite scan the table. `HISTORY_CHUNK` contracts a query keep SQLite's expression depth low.
+        `HISTORY_CHUNK` contracts a query (`_any_contract`) keep SQLite's expression depth low.
         """
         wanted = list(dict.fromkeys(contracts))
         history: dict[tuple[str, str], list[FundingRate]] = {}
@@ -555,8 +560,7 @@ class Store:
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), HISTORY_CHUNK):
                 chunk = wanted[start : start + HISTORY_CHUNK]
-                terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in chunk]
-                query = select(*_rate_columns(funding_rates)).where(or_(*terms))
+                query = select(*_rate_columns(funding_rates)).where(_any_contract(columns, chunk))
                 if since is not None:
                     query = query.where(columns.observed_at_ms >= _ms(since))
                 query = query.order_by(columns.exchange, columns.native_symbol, columns.observed_at_ms)
@@ -609,12 +613,12 @@ class Store:
         """At most `limit` stored rows of the given contracts observed in [since, until), after skipping
         `offset`, by contract then time (the unique index's order, so no sort of the whole range)."""
         columns = funding_rates.c
-        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
-        if not terms:
+        contract = _any_contract(columns, contracts)
+        if contract is None:
             return []
         query = (
             select(*_rate_columns(funding_rates))
-            .where(or_(*terms), columns.observed_at_ms >= _ms(since), columns.observed_at_ms < _ms(until))
+            .where(contract, columns.observed_at_ms >= _ms(since), columns.observed_at_ms < _ms(until))
             .order_by(columns.exchange, columns.native_symbol, columns.observed_at_ms)
             .limit(limit)
             .offset(offset)
@@ -630,8 +634,8 @@ class Store:
         left out. A chart's points, computed by the database so that a month stays a few hundred rows."""
         columns = funding_rates.c
         bucket = (columns.observed_at_ms // bucket_ms).label("bucket")
-        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
-        if not terms:
+        contract = _any_contract(columns, contracts)
+        if contract is None:
             return {}
         query = (
             select(
@@ -640,15 +644,11 @@ class Store:
                 bucket,
                 func.avg(columns.funding_rate / columns.interval_hours),
             )
-            .where(or_(*terms), columns.observed_at_ms >= _ms(since), columns.interval_hours > 0)
+            .where(contract, columns.observed_at_ms >= _ms(since), columns.interval_hours > 0)
             .group_by(columns.exchange, columns.native_symbol, bucket)
             .order_by(columns.exchange, columns.native_symbol, bucket)
         )
-        series: dict[tuple[str, str], list[tuple[int, float]]] = {}
-        with self.engine.connect() as conn:
-            for exchange, native_symbol, index, mean in conn.execute(query):
-                series.setdefault((exchange, native_symbol), []).append((int(index) * bucket_ms, float(mean)))
-        return series
+        return self._points(query, lambda index: int(index) * bucket_ms)
 
     def cycle_page(
         self, limit: int, offset: int = 0, known: Mapping[int, CycleRecord] | None = None
@@ -694,12 +694,12 @@ class Store:
         """At most `limit` settlement events of the given contracts in [since, until), after skipping
         `offset`, by contract then time (the primary key's order)."""
         columns = funding_events.c
-        terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
-        if not terms:
+        contract = _any_contract(columns, contracts)
+        if contract is None:
             return []
         query = (
             select(funding_events)
-            .where(or_(*terms), columns.funding_time_ms >= _ms(since), columns.funding_time_ms < _ms(until))
+            .where(contract, columns.funding_time_ms >= _ms(since), columns.funding_time_ms < _ms(until))
             .order_by(columns.exchange, columns.native_symbol, columns.funding_time_ms)
             .limit(limit)
             .offset(offset)
@@ -716,6 +716,14 @@ class Store:
                 )
                 for r in conn.execute(query)
             ]
+
+
+def _any_contract(columns: Any, contracts: Iterable[tuple[str, str]]) -> Any:
+    """`(exchange = … AND native_symbol = …) OR …` over the contracts (None for none): both backends
+    serve each term from the (exchange, native_symbol, …) index, where a row-value `IN` makes SQLite
+    scan the table."""
+    terms = [and_(columns.exchange == ex, columns.native_symbol == ns) for ex, ns in contracts]
+    return or_(*terms) if terms else None
 
 
 def _meta(conn: Connection, key: str) -> int | None:

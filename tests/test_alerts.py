@@ -44,31 +44,31 @@ def all_venues(tmp_path_factory):
 
 
 def test_net_apr_alert_posts_the_pair_once_while_it_stands(all_venues):
-    config = AlertConfig((NetAprRule(above=50.0, asset="BTC"),), webhook_url=None)
+    config = AlertConfig((NetAprRule(above=1.0, asset="BTC"),), webhook_url=None)
     with Receiver() as hook:
         config = AlertConfig(config.rules, webhook_url=hook.url, webhook_timeout_s=2)
         alerter = Alerter(config, all_venues)
         fired, cleared = alerter.run()
-        assert [c.key for c in fired] == ["net_apr>50@168h:BTC"] and cleared == []
+        assert [c.key for c in fired] == ["net_apr>1@168h:BTC"] and cleared == []
         (posted,) = hook.posted
         assert posted["content_type"] == "application/json"
         assert posted["path"] == "/hook"
         assert (posted["status"], posted["rule"], posted["subject"]) == ("firing", "net_apr", "BTC")
-        assert posted["value"] == pytest.approx(73.24485, rel=1e-6)
-        assert posted["threshold"] == 50.0
-        assert posted["details"]["long"] == {"exchange": "coinbaseintl", "native_symbol": "BTC-PERP"}
+        assert posted["value"] == pytest.approx(1.046098, rel=1e-6)  # tests/test_cli_top.py
+        assert posted["threshold"] == 1.0
+        assert posted["details"]["long"] == {"exchange": "dydx", "native_symbol": "BTC-USD"}
         assert posted["details"]["short"] == {"exchange": "krakenfutures", "native_symbol": "PI_XBTUSD"}
         assert posted["details"]["hold_hours"] == 168
-        assert "BTC: net APR 7324.48 % over 168 h above 5000.00 %" in posted["message"]
+        assert "BTC: net APR 104.61 % over 168 h above 100.00 %" in posted["message"]
         assert alerter.run() == ([], [])  # still standing: nothing new
         assert Alerter(config, all_venues).run() == ([], [])  # a restart remembers it
         assert len(hook.posted) == 1
         # the same pair above a threshold it does not reach: the BTC condition of that rule clears
-        higher = AlertConfig((NetAprRule(above=100.0, asset="BTC"),), hook.url, 2)
+        higher = AlertConfig((NetAprRule(above=1.1, asset="BTC"),), hook.url, 2)
         fired, cleared = Alerter(higher, all_venues).run()
-        assert fired == [] and cleared == ["net_apr>50@168h:BTC"]
+        assert fired == [] and cleared == ["net_apr>1@168h:BTC"]
         resolved = hook.posted[-1]
-        assert (resolved["status"], resolved["key"]) == ("resolved", "net_apr>50@168h:BTC")
+        assert (resolved["status"], resolved["key"]) == ("resolved", "net_apr>1@168h:BTC")
         assert (resolved["rule"], resolved["subject"]) == ("net_apr", "BTC")
         assert resolved["message"].startswith("resolved: BTC: net APR")
     with all_venues.engine.connect() as conn:

@@ -37,8 +37,28 @@ def top(db, *args):
     return result.output
 
 
-def test_top_json_pairs_the_recorded_rates_with_fees_and_net_apr(collected):
+ALLOW_OFF_INDEX = ("--allow-flags", "mark_off_index")
+
+
+def test_top_leaves_out_a_mark_far_from_its_index_and_pairs_the_next_best(collected):
     pairs = {pair["asset"]: pair for pair in json.loads(top(collected, "--json", "--limit", "500"))}
+    btc = pairs["BTC"]
+    assert (btc["long"]["exchange"], btc["long"]["native_symbol"]) == ("dydx", "BTC-USD")
+    assert (btc["long"]["funding_rate"], btc["long"]["interval_hours"]) == (-4.318125e-05, 1)
+    assert (btc["short"]["exchange"], btc["short"]["native_symbol"]) == ("krakenfutures", "PI_XBTUSD")
+    # 0.00004318125 + 0.0000881411 = 0.0001313223 per hour; × 8760 = 1.150384
+    assert btc["spread_per_hour"] == pytest.approx(4.318125e-05 + KRAKEN_PI_XBTUSD_PER_HOUR, rel=1e-9)
+    assert btc["apr"] == pytest.approx(1.150384, rel=1e-6)
+    # dYdX 0.05 %, Kraken 0.05 %: 2 × 0.001 = 0.002; net 1.150384 − 0.002 × 8760 / 168 = 1.046098
+    assert (btc["fees"], btc["net_apr"]) == (0.002, pytest.approx(1.046098, rel=1e-6))
+    assert btc["flags"] == []
+    table = top(collected, "--limit", "5")
+    assert "mark_off_index 2" in table and "coinbaseintl BTC-PERP" not in table
+
+
+def test_top_json_pairs_the_recorded_rates_with_fees_and_net_apr(collected):
+    listed = json.loads(top(collected, "--json", "--limit", "500", *ALLOW_OFF_INDEX))
+    pairs = {pair["asset"]: pair for pair in listed}
     btc = pairs["BTC"]
     assert (btc["long"]["exchange"], btc["long"]["native_symbol"]) == ("coinbaseintl", "BTC-PERP")
     assert (btc["long"]["funding_rate"], btc["long"]["interval_hours"]) == (-0.008291, 1)
@@ -57,9 +77,11 @@ def test_top_json_pairs_the_recorded_rates_with_fees_and_net_apr(collected):
     rates = {(r["exchange"], r["native_symbol"]): r for r in json.loads(_rates(collected, "--json"))}
     legs = [rates[("coinbaseintl", "BTC-PERP")], rates[("krakenfutures", "PI_XBTUSD")]]
     assert btc["persistence_hours"] == 0 and btc["positive_since"] == max(r["observed_at"] for r in legs)
-    (btc_now, *_) = json.loads(top(collected, "--json", "--history-days", "1e-9"))  # no history read
+    (btc_now, *_) = json.loads(top(collected, "--json", "--history-days", "1e-9", *ALLOW_OFF_INDEX))
     assert (btc_now["asset"], btc_now["persistence_hours"], btc_now["positive_since"]) == ("BTC", 0, None)
-    assert all(pair["flags"] == [] for pair in pairs.values())  # stale rows are left out by default
+    assert btc["flags"] == ["mark_off_index"]  # allowed in, and marked
+    others = [pair for asset, pair in pairs.items() if asset != "BTC"]
+    assert others and all(pair["flags"] == [] for pair in others)  # stale rows are left out by default
     assert [pair["net_apr"] for pair in pairs.values()] == sorted(
         (pair["net_apr"] for pair in pairs.values()), reverse=True
     )
@@ -68,7 +90,7 @@ def test_top_json_pairs_the_recorded_rates_with_fees_and_net_apr(collected):
 def test_top_filters_linear_only_venues_and_open_interest(collected):
     (btc,) = [
         p
-        for p in json.loads(top(collected, "--json", "--linear-only", "--limit", "500"))
+        for p in json.loads(top(collected, "--json", "--linear-only", "--limit", "500", *ALLOW_OFF_INDEX))
         if p["asset"] == "BTC"
     ]
     assert (btc["short"]["exchange"], btc["short"]["funding_rate"]) == ("hyperliquid", 1.25e-05)
@@ -90,7 +112,7 @@ def test_top_filters_linear_only_venues_and_open_interest(collected):
 
 
 def test_top_on_replayed_data_marks_the_stale_pairs_it_is_allowed_to_use(collected):
-    table = top(collected, "--limit", "5")
+    table = top(collected, "--limit", "5", *ALLOW_OFF_INDEX)
     assert "coinbaseintl BTC-PERP" in table and "-0.8291%/1h" in table and "7324.5%" in table  # percent here
     assert "rows left out:" in table and "stale" in table and "--allow-flags stale" in table
     plain = json.loads(top(collected, "--json", "--limit", "1000"))
@@ -105,9 +127,9 @@ def test_top_csv_has_the_flat_columns_and_a_row_per_pair(collected):
     rows = list(csv.DictReader(io.StringIO(top(collected, "--csv", "--limit", "3"))))
     assert len(rows) == 3 and list(rows[0]) == flat_columns()
     assert (rows[0]["asset"], rows[0]["long_exchange"], rows[0]["long_funding_rate"]) == (
-        "BTC",
+        "ETH",
         "coinbaseintl",
-        "-0.008291",
+        "-0.00015",
     )
 
 
@@ -160,7 +182,7 @@ def test_top_and_rates_csv_refuse_a_missing_database(tmp_path):
 
 
 def test_a_taker_fee_override_changes_the_fees(collected):
-    (btc, *_) = json.loads(top(collected, "--json", "--taker-fee", "coinbaseintl=0.0002"))
-    assert btc["long"]["taker_fee"] == 0.0002 and btc["fees"] == pytest.approx(
+    (eth, *_) = json.loads(top(collected, "--json", "--taker-fee", "coinbaseintl=0.0002"))
+    assert eth["long"]["taker_fee"] == 0.0002 and eth["fees"] == pytest.approx(
         0.0014
     )  # 2 × (0.0002 + 0.0005)

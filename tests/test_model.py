@@ -100,6 +100,14 @@ def test_flags_follow_the_closed_list():
     assert row(listed=None, interval_hours=None).flags == ("interval_unknown", "unfiltered")
 
 
+def test_a_mark_price_far_from_the_index_is_flagged():
+    assert row(mark_price=104.9, index_price=100.0).flags == ()
+    assert row(mark_price=94.9, index_price=100.0).flags == ("mark_off_index",)
+    assert row(mark_price=55540.0, index_price=67328.5).flags == ("mark_off_index",)  # the Coinbase sandbox
+    assert row(mark_price=55540.0, index_price=None).flags == ()  # nothing to compare with
+    assert row(mark_price=1.0, index_price=0.0).flags == ()
+
+
 def test_a_rate_above_the_venues_cap_or_the_sanity_bound_is_flagged_implausible():
     assert row(funding_rate=0.0075, rate_cap=0.0075).flags == ()  # at the cap
     assert row(funding_rate=-0.0076, rate_cap=0.0075).flags == ("implausible_rate",)

@@ -106,7 +106,7 @@ def test_btc_perp_row_field_by_field(instruments: list[dict[str, Any]]) -> None:
         open_interest_usd=474.8874 * 55540,
         volume_24h_usd=0.0,
         apr=-0.008291 * 8760,
-        flags=(),
+        flags=("mark_off_index",),  # sandbox quote: mark 17.5 % below the index
     )
 
 
@@ -158,7 +158,7 @@ def test_missing_interval_is_unknown_and_keeps_the_hourly_rate(instruments: list
         None,
         None,
     )
-    assert row.flags == ("interval_unknown",)
+    assert row.flags == ("interval_unknown", "mark_off_index")  # the sandbox quote stays flagged
 
 
 @pytest.mark.parametrize(

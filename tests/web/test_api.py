@@ -59,10 +59,16 @@ def test_opportunities_are_top_json(client, web_db):
     assert cli.exit_code == 0, cli.output
     assert body["items"] == json.loads(cli.output) and body["total"] == len(body["items"])
     btc = next(o for o in body["items"] if o["asset"] == "BTC")
-    assert (btc["long"]["exchange"], btc["long"]["funding_rate"]) == ("coinbaseintl", -0.008291)
+    assert (btc["long"]["exchange"], btc["long"]["funding_rate"]) == ("dydx", -4.318125e-05)
     assert btc["short"]["exchange"] == "krakenfutures"
-    assert btc["spread_per_hour"] == pytest.approx(0.008291 + KRAKEN_PI_XBTUSD_PER_HOUR, rel=1e-8)
+    assert btc["spread_per_hour"] == pytest.approx(4.318125e-05 + KRAKEN_PI_XBTUSD_PER_HOUR, rel=1e-8)
     assert body["excluded"]["stale"] > 100  # replayed recordings
+    assert body["excluded"]["mark_off_index"] == 2  # Coinbase's sandbox BTC-PERP, Bitfinex's APT
+    allowed = get(client, "/api/opportunities?allow_flags=mark_off_index&limit=1000")
+    btc = next(o for o in allowed["items"] if o["asset"] == "BTC")
+    assert (btc["long"]["exchange"], btc["long"]["funding_rate"]) == ("coinbaseintl", -0.008291)
+    assert btc["spread_per_hour"] == pytest.approx(0.008291 + KRAKEN_PI_XBTUSD_PER_HOUR, rel=1e-8)
+    assert btc["flags"] == ["mark_off_index"]
 
 
 def test_opportunity_filters_are_the_top_options(client, web_db):

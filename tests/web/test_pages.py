@@ -42,6 +42,11 @@ def cells(text, row_pattern):
 def test_opportunities_page_shows_the_best_pair_in_percent(client):
     text = page(client, "/")
     btc = cells(text, r'href="/asset/BTC"')
+    assert "dydx BTC-USD" in " ".join(btc[1].split()) and "-0.0043% / 1 h" in btc[1]
+    # APR 1.150384 = 115.0 %; net over 168 h 1.046098 = 104.6 % (tests/test_cli_top.py)
+    assert (btc[4], btc[5]) == ("115.0%", "104.6%")
+    text = page(client, "/?allow_flags=mark_off_index")
+    btc = cells(text, r'href="/asset/BTC"')
     assert btc[0] == "BTC"
     assert "coinbaseintl BTC-PERP" in " ".join(btc[1].split()) and "-0.8291% / 1 h" in btc[1]
     assert "krakenfutures PI_XBTUSD" in " ".join(btc[2].split()) and "inverse" in btc[2]

@@ -115,6 +115,14 @@ def section(figures: dict) -> str:
             "plus 1 per 20 rows of a full page, the answer's size being unknown before it arrives), so its",
             "1200 per minute binds hardest and sets the length of the whole run (the gate uses 1176 of it:",
             "26 calls a minute, as many as the full 1200 holds).",
+            "",
+            "What this run does not show is paging: the simulator replays recorded history unchanged,",
+            "and of the recorded rows only some of Binance's fall inside the last 30 days (the events",
+            "column), so nearly every contract's first page comes back empty and costs one call. The",
+            "figure is the gate's pace over that many calls at each venue's real",
+            "limits; a live 30-day backfill makes more calls per contract (Hyperliquid: two pages of 500",
+            "hourly rows), paced by the same gate. Paging by the symbol's interval and resuming are",
+            "checked against the recordings in `tests/test_backfill.py`.",
             "<!-- backfill:end -->",
         ]
     )

@@ -115,6 +115,22 @@ def test_a_failing_history_is_counted_and_stores_nothing_half(store, sim, fault,
     assert store.events("binance", "BTCUSDT") == []
 
 
+def test_a_database_that_refuses_the_events_stops_the_venue_and_says_why(store, sim, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def refuse(events):
+        raise OperationalError("INSERT", {}, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr(store, "write_events", refuse)
+    sim.reset()
+    symbols = {row.native_symbol for row in store.latest_rates(["binance"])}
+    [result] = backfill(store, ["binance"], 40, config(sim), now=END, symbols=symbols)
+    assert result.store_error == "cannot write to the database: attempt to write a readonly database"
+    assert result.done == 0 and result.events == 0 and result.failures["store"] >= 1
+    assert result.contracts == len(symbols) > 100
+    assert result.requests < 20  # the venue stopped at the first refusal, not after every contract
+
+
 def test_without_stored_contracts_the_venue_says_to_collect_first(tmp_path, sim):
     empty = Store(str(tmp_path / "empty.db"))
     results = backfill(empty, ["binance", "okx", "gate"], 30, config(sim), now=END)
@@ -462,3 +478,20 @@ def test_a_one_call_history_adds_only_what_lies_outside_the_stored_span(venue_st
         (16, 1.0),
         (17, 1.0),
     ]
+
+
+def test_the_backfill_command_exits_1_when_the_database_refuses_the_events(store, sim, monkeypatch):
+    from click.testing import CliRunner
+    from sqlalchemy.exc import OperationalError
+
+    from funding_finder.cli import main
+
+    def refuse(self, events):
+        raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(Store, "write_events", refuse)
+    env = {"FUNDING_FINDER_BINANCE_URL": sim.venue_url("binance")}
+    args = ["backfill", "--db", store.url[len("sqlite:///") :], "--exchanges", "binance", "--days", "200"]
+    result = CliRunner(env=env).invoke(main, [*args, "--symbols", "BTCUSDT"])
+    assert result.exit_code == 1
+    assert "Error: cannot write to the database: database or disk is full" in result.output

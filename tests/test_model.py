@@ -189,3 +189,10 @@ def test_intervals_come_from_the_gap_to_the_previous_event_never_from_a_grid():
     ]
     resumed = with_intervals([at(8), at(16)], previous=datetime(2023, 6, 8, 8, tzinfo=UTC))
     assert [(e.funding_time.hour, e.interval_hours) for e in resumed] == [(16, 8.0)]
+
+
+def test_strict_json_makes_non_finite_numbers_null():
+    from funding_finder.model import strict_json
+
+    value = {"apr": float("inf"), "rates": [1.5, float("nan"), (-float("inf"), "x")], "n": 3}
+    assert strict_json(value) == {"apr": None, "rates": [1.5, None, [None, "x"]], "n": 3}

@@ -314,3 +314,28 @@ def test_downsampling_keeps_the_first_row_per_contract_and_hour_and_nothing_newe
     assert store.latest_rates() == latest_before
     assert len(store.events("binance", "BTCUSDT")) == 1
     assert store.downsample(day + timedelta(hours=3)) == 2 * 11  # hour 02 now, from where it stopped
+
+
+def test_a_row_the_database_cannot_hold_costs_that_row_not_the_venue(store, caplog):
+    """PostgreSQL refuses a NUL byte in text, both backends a symbol longer than its column: such a
+    row is skipped and counted as `bad_row`, and the venue's other rows are stored."""
+    import json
+
+    from fakes import ScriptedServer
+    from funding_finder.collector import Collector, CollectorConfig
+    from funding_finder.exchanges.base import Endpoint
+    from test_collector import JSON, _toy_rows, toy_venue
+
+    venue = toy_venue([Endpoint("rates", "/rates")], lambda p, at: _toy_rows(p, at, p["rates"]))
+    body = [["AAA", "0.0001"], ["B\x00B", "0.0002"], ["C" * 5000, "0.0003"], ["DDD", "-0.0004"]]
+    with ScriptedServer(routes={"/rates": (200, JSON, json.dumps(body).encode(), 0.0)}) as server:
+        result = Collector(store, [venue], CollectorConfig(base_urls={"toy": server.url})).run_cycle()
+    (run,) = result.runs
+    assert (run.status, run.rows, run.failures) == ("ok", 2, {"bad_row": 2})
+    assert {row.native_symbol: row.funding_rate for row in store.latest_rates()} == {
+        "AAA": 0.0001,
+        "DDD": -0.0004,
+    }
+    skipped = [r.getMessage() for r in caplog.records if "cannot hold" in r.getMessage()]
+    assert len(skipped) == 2 and "native_symbol holds a NUL byte" in skipped[0]
+    assert "native_symbol is longer than 96 characters" in skipped[1]

@@ -35,7 +35,7 @@ from sqlalchemy import BigInteger, Boolean, Column, MetaData, String, Table, Tex
 from sqlalchemy import update as sql_update
 
 from funding_finder.arbitrage import Filters, find_opportunities
-from funding_finder.model import iso_utc
+from funding_finder.model import iso_utc, strict_json
 from funding_finder.store import Store
 from funding_finder.store import cycles as cycles_table
 from funding_finder.store import venue_runs as runs_table
@@ -471,7 +471,7 @@ class Alerter:
             return False
         self.stats.webhook_posts += 1
         try:
-            answer = self.post(url, json=payload, timeout=self.config.webhook_timeout_s)
+            answer = self.post(url, json=strict_json(payload), timeout=self.config.webhook_timeout_s)
             answer.raise_for_status()
         except requests.RequestException as exc:
             self.stats.webhook_failures += 1

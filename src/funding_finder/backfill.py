@@ -22,13 +22,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from funding_finder.collector import CollectorConfig, venue_client
 from funding_finder.exchanges import get_venue
 from funding_finder.exchanges.base import HistorySpec
-from funding_finder.fanout import fan_out, latency_summary_ms
+from funding_finder.fanout import AnyEvent, fan_out, latency_summary_ms
 from funding_finder.http import VenueClient
 from funding_finder.model import SettledFunding, with_intervals
-from funding_finder.store import Store
+from funding_finder.store import Store, StoreError
 
 log = logging.getLogger("funding_finder.backfill")
 
@@ -47,6 +49,8 @@ class VenueBackfill:
     gate_wait_s: float = 0.0
     latency_ms: dict[str, float] = field(default_factory=dict)
     note: str | None = None
+    store_error: str | None = None
+    """Why the events could not be written (the database refused them): the venue stopped there."""
 
     def to_json(self) -> dict[str, object]:
         return {**dataclasses.asdict(self), "failures": dict(self.failures)}
@@ -160,8 +164,18 @@ def _backfill_venue(
             after = _pages(client, history, symbol, max(first_ms, _ms(newest) + 1), last_ms)
         return with_intervals(before) + with_intervals(after, newest)
 
+    halt = threading.Event()  # set when the database refuses a write: fetching more would be wasted
+
     def write(symbol: str, events: list[SettledFunding]) -> None:
-        new = store.write_events(events)
+        try:
+            new = store.write_events(events)
+        except (SQLAlchemyError, StoreError) as exc:
+            result.failures["store"] += 1
+            if result.store_error is None:
+                result.store_error = f"cannot write to the database: {getattr(exc, 'orig', None) or exc}"
+                log.error("%s %s: %s; stopping", spec.id, history.endpoint.name, result.store_error)
+            halt.set()
+            return
         result.events += new
         result.done += 1
         if progress is not None:
@@ -173,7 +187,7 @@ def _backfill_venue(
         workers=client.concurrency.allowed,
         thread_name_prefix=f"{spec.id}-history",
         on_result=write,
-        stop=stop,
+        stop=AnyEvent(stop, halt),
     )
     for symbol, exc in fan.errors:
         log.warning("%s %s: history of %s not stored: %s", spec.id, history.endpoint.name, symbol, exc)

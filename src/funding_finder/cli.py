@@ -37,7 +37,7 @@ from funding_finder import __version__
 from funding_finder.collector import Collector, CollectorConfig, CycleResult, url_overrides
 from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
 from funding_finder.health import HealthThresholds, problems, venue_health
-from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS, FundingRate, iso_utc
+from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS, FundingRate, iso_utc, strict_json
 from funding_finder.settings import POSITIVE, markdown_table, option
 from funding_finder.store import CycleRecord, Store, StoreError, VenueRun
 
@@ -303,7 +303,7 @@ def backfill(
                 store, with_history, days, config, symbols=wanted, progress=progress, stop=stop
             )
         if as_json:
-            click.echo(json.dumps([result.to_json() for result in results], indent=2))
+            click.echo(json.dumps(strict_json([result.to_json() for result in results]), indent=2))
         else:
             for result in results:
                 failures = ", ".join(f"{k} {v}" for k, v in sorted(result.failures.items())) or "no failures"
@@ -316,6 +316,9 @@ def backfill(
         if stop.is_set():
             _interrupted(store)
         store.close()
+        refused = [result.store_error for result in results if result.store_error]
+        if refused:  # the events fetched could not be kept: the user's to fix, as at `collect`'s start
+            raise click.ClickException(refused[0])
     finally:
         restore()
 
@@ -371,7 +374,7 @@ def rates(
     rows = sort_rates(store.latest_rates(wanted), sort_key)[:limit]
     store.close()
     if as_json:
-        click.echo(json.dumps([row.to_json() for row in rows]))
+        click.echo(json.dumps(strict_json([row.to_json() for row in rows])))
     elif as_csv:
         _echo_csv([row.to_json() for row in rows])
     else:
@@ -579,7 +582,7 @@ def top(
     store.close()
     shown = [with_persistence(opportunity, history) for opportunity in shown]
     if as_json:
-        click.echo(json.dumps([opportunity.to_json() for opportunity in shown]))
+        click.echo(json.dumps(strict_json([opportunity.to_json() for opportunity in shown])))
     elif as_csv:
         _echo_csv([opportunity.to_flat() for opportunity in shown], flat_columns())
     else:
@@ -653,7 +656,7 @@ def cycles(as_json: bool, limit: int, db: str, stale_after_cycles: int, failure_
     health = venue_health(store.cycles(thresholds.window_cycles), thresholds)
     store.close()
     if as_json:
-        click.echo(json.dumps([_cycle_json(record) for record in records]))
+        click.echo(json.dumps(strict_json([_cycle_json(record) for record in records])))
         return
     for record in records:
         console.print(
@@ -709,7 +712,7 @@ def exchanges(as_json: bool) -> None:
         for module in VENUES.values()
     ]
     if as_json:
-        click.echo(json.dumps(venues))
+        click.echo(json.dumps(strict_json(venues)))
         return
     table = Table(title="implemented venues")
     for column in ("id", "name", "endpoints"):
@@ -835,7 +838,10 @@ def demo(
     with Simulator(latency_ms=latency_ms) as sim:
         console.print(f"exchange simulator at {sim.url} (recorded responses, real limits)")
         config = _config(venue_ids, {venue_id: sim.venue_url(venue_id) for venue_id in venue_ids})
-        result = Collector(store, venue_ids, config).run_cycle()
+        try:
+            result = Collector(store, venue_ids, config).run_cycle()
+        except StoreError as exc:  # an unwritable database, as `collect` says it
+            raise click.ClickException(str(exc)) from exc
         sim_stats = sim.stats()
     _print_cycle(result)
     rows = sort_rates(store.latest_rates(venue_ids), "apr")
@@ -877,23 +883,32 @@ def settings_command() -> None:
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="waitress threads.")
 def serve(db: str, host: str, port: int, threads: int) -> None:
     """The web dashboard and JSON API over the store (read only), served by waitress."""
-    import waitress
-
     from funding_finder.metrics import metrics_blueprint
+    from funding_finder.service import WebServer
     from funding_finder.web import create_app
     from funding_finder.web.warm import keep_warm
 
     store = _open_store(db, must_exist=True)
     app = create_app(store)
     app.register_blueprint(metrics_blueprint(store))  # /metrics, /healthz of whoever collects here
-    keep_warm(app)
-    console.print(f"Funding Finder on http://{host}:{port}/  (API: /api/, OpenAPI: /api/openapi.json)")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="funding-finder")
-    except OSError as exc:  # the port is taken, the address is not this machine's
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        server = _web_server(WebServer, app, host, port, threads)
+        keep_warm(app)
+        console.print(f"Funding Finder on {server.url}/  (API: /api/, OpenAPI: /api/openapi.json)")
+        server.serve_here()
     finally:
         store.close()
+
+
+def _web_server(factory: Any, app: Any, host: str, port: int, threads: int = 4) -> Any:
+    """The listening server, or a usage error naming the address: a port taken, an address that is
+    not this machine's, a host name that does not resolve."""
+    try:
+        return factory(app, host, port, threads)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # waitress: "Invalid host/port specified."
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
 
 
 # --- the service: run, demo --serve --------------------------------------------------------------
@@ -965,10 +980,7 @@ def _run_service(
             extra=lambda: service_metrics(schedule.state, alerter.stats if alerter else None),
         )
     )
-    try:
-        server = WebServer(app, host, port)
-    except OSError as exc:  # the port is taken, the address is not this machine's
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    server = _web_server(WebServer, app, host, port)
     server.start()
     keep_warm(app, stop)
     console.print(

@@ -30,7 +30,7 @@ from funding_finder.health import HealthThresholds, problems, venue_health
 from funding_finder.http import VenueClient
 from funding_finder.model import FLAG_STALE, FundingRate, mark_not_live
 from funding_finder.ratelimit import RateGate
-from funding_finder.store import Store, StoreError, VenueRun
+from funding_finder.store import Store, StoreError, VenueRun, unstorable
 
 log = logging.getLogger("funding_finder.collector")
 
@@ -450,14 +450,29 @@ class Collector:
             return
         if built.bad_rows:
             failures["bad_row"] += built.bad_rows
-        outcome.rows = built.rows
-        if built.rows:
-            run.live = self._is_live(run.exchange, built.rows)
+        outcome.rows = self._storable(run.exchange, built.rows, failures)
+        if outcome.rows:
+            run.live = self._is_live(run.exchange, outcome.rows)
             if run.live is False:
                 log.warning(
                     "%s: data not moving (settled in the past or unchanged); rows flagged stale", run.exchange
                 )
-                outcome.rows = [mark_not_live(row) for row in built.rows]
+                outcome.rows = [mark_not_live(row) for row in outcome.rows]
+
+    @staticmethod
+    def _storable(exchange: str, rows: list[FundingRate], failures: Counter[str]) -> list[FundingRate]:
+        """The rows the database can hold; each other one is a counted `bad_row` with a log line."""
+        kept = []
+        for row in rows:
+            reason = unstorable(row)
+            if reason is None:
+                kept.append(row)
+                continue
+            failures["bad_row"] += 1
+            log.warning(
+                "%s: skipped a row the database cannot hold (%s): %.80r", exchange, reason, row.native_symbol
+            )
+        return kept
 
     def _replace_unusable(self, unusable: set[str], payloads: dict[str, Any], outcome: VenueOutcome) -> bool:
         """Drop unusable fresh instrument lists and put the stored copy in their place; True if any was."""

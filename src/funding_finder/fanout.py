@@ -31,6 +31,16 @@ STOP_POLL_S = 0.1
 """How often, in seconds, a wait looks at its `stop` event."""
 
 
+class AnyEvent:
+    """Set while any of its events is: a stop shared by every venue beside one of the caller's own."""
+
+    def __init__(self, *events: threading.Event | None) -> None:
+        self.events = [event for event in events if event is not None]
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)
+
+
 def failure_kind(exc: BaseException) -> str:
     """The counted kind of a failure: a FetchError's own `kind`, else `error` (a bug, logged in full)."""
     return getattr(exc, "kind", "error")
@@ -75,7 +85,7 @@ def fan_out(
     clock: Callable[[], float] = time.monotonic,
     thread_name_prefix: str = "fan-out",
     on_result: Callable[[T, R], None] | None = None,
-    stop: threading.Event | None = None,
+    stop: threading.Event | AnyEvent | None = None,
 ) -> FanOutResult[T, R]:
     """Call `fn` on every item with at most `workers` calls in flight; never raises for an item.
 

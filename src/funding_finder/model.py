@@ -275,6 +275,18 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
+def strict_json(value: Any) -> Any:
+    """`value` with every non-finite float (±inf, NaN) made None: JSON has no such numbers, and a
+    rate of 1e308 per interval (flagged `implausible_rate`) has an infinite APR."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def from_ms(epoch_ms: int | float | str) -> datetime:
     """Epoch milliseconds (number or numeric string) as a UTC datetime; ValueError when not one."""
     return from_s(number(epoch_ms) / 1000)

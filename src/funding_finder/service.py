@@ -180,6 +180,10 @@ class WebServer:
         self._thread.start()
         return self
 
+    def serve_here(self) -> None:
+        """Serve on the calling thread until Ctrl-C (waitress's loop ends on KeyboardInterrupt)."""
+        self._serve()
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """Close every socket from inside the server's own loop (its trigger), then join it."""
         from waitress import wasyncore

@@ -878,6 +878,26 @@ _RATE_COLUMN_NAMES = tuple(
 )
 
 
+_TEXT_LIMITS = {
+    column.name: column.type.length
+    for column in funding_rates.columns
+    if isinstance(column.type, String) and column.name in _RATE_FIELDS
+}
+"""The rate fields stored as bounded text, with their lengths in characters."""
+
+
+def unstorable(row: FundingRate) -> str | None:
+    """Why the database would refuse this row, or None: text longer than its column, or holding a NUL
+    byte (PostgreSQL's text cannot). A venue answer with such a symbol costs that row, not the venue."""
+    for name, length in _TEXT_LIMITS.items():
+        value = getattr(row, name)
+        if "\x00" in value:
+            return f"{name} holds a NUL byte"
+        if length is not None and len(value) > length:
+            return f"{name} is longer than {length} characters"
+    return None
+
+
 def _rate_columns(table: Table) -> list[Column[Any]]:
     """The columns of a rates table in `FundingRate`'s field order (what `_rate_of` reads)."""
     return [table.c[name] for name in _RATE_COLUMN_NAMES]

@@ -207,3 +207,27 @@ def test_hostile_strings_are_escaped_in_every_answer_and_unchanged_once_parsed(c
     pair = next(o for o in get(client, "/api/opportunities?limit=1000")["items"] if o["asset"] == HOSTILE)
     assert (pair["long"]["exchange"], pair["short"]["exchange"]) == ("binance", "okx")
     assert pair["spread_per_hour"] == pytest.approx((0.0005 + 0.0002) / 8)
+
+
+def test_an_infinite_apr_is_null_in_every_json_answer(tmp_path):
+    from funding_finder.store import Store
+    from funding_finder.web import create_app
+    from web.test_persistence import T0, write
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+
+    store = Store(str(tmp_path / "inf.db"))
+    cycle_id = store.start_cycle(T0)
+    write(store, cycle_id, "bingx", 1e308, T0)  # × 8760 / 8 h: an infinite APR
+    write(store, cycle_id, "okx", 0.0001, T0)
+    store.finish_cycle(cycle_id, T0, "complete")
+    client = create_app(store).test_client()
+    rows = {r["exchange"]: r for r in strict(client.get("/api/rates").get_data(as_text=True))["items"]}
+    assert rows["bingx"]["apr"] is None and rows["bingx"]["funding_rate"] == 1e308
+    assert rows["bingx"]["flags"] == ["implausible_rate"]
+    answer = client.get("/api/opportunities?allow_flags=implausible_rate,stale").get_data(as_text=True)
+    (pair,) = strict(answer)["items"]
+    assert pair["apr"] is None and pair["net_apr"] is None
+    cli = CliRunner().invoke(main, ["rates", "--json", "--db", str(tmp_path / "inf.db")])
+    assert {r["exchange"]: r["apr"] for r in strict(cli.output)} == {"bingx": None, "okx": 0.0001 * 8760 / 8}

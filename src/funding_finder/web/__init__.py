@@ -20,6 +20,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from funding_finder.model import strict_json
 from funding_finder.store import Store
 from funding_finder.web import api, pages, present
 from funding_finder.web.data import Reader
@@ -33,12 +34,13 @@ CONTENT_SECURITY_POLICY = (
 
 class HtmlSafeJSON(DefaultJSONProvider):
     """JSON whose strings carry `<`, `>`, `&` and `'` as `\\u` escapes: the same values once parsed,
-    but a venue string can never close a tag if a client pastes an answer into a page."""
+    but a venue string can never close a tag if a client pastes an answer into a page; a non-finite
+    number is null (`strict_json`), so that every parser reads it."""
 
     sort_keys = False
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        text = super().dumps(obj, **kwargs)
+        text = super().dumps(strict_json(obj), **kwargs)
         return (
             text.replace("<", "\\u003c")
             .replace(">", "\\u003e")

@@ -66,8 +66,12 @@ def number(
         raise BadParameter(name, f"expected a number, got {raw!r}") from None
     if not math.isfinite(value):
         raise BadParameter(name, f"expected a finite number, got {raw!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise BadParameter(name, f"must be between {low} and {high}, got {value:g}")
+    if low is not None and value < low:
+        bound = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
+        raise BadParameter(name, f"must be {bound}, got {value:g}")
+    if high is not None and value > high:
+        bound = f"at most {high:g}" if low is None else f"between {low:g} and {high:g}"
+        raise BadParameter(name, f"must be {bound}, got {value:g}")
     return value
 
 

@@ -54,6 +54,7 @@ def test_top_leaves_out_a_mark_far_from_its_index_and_pairs_the_next_best(collec
     assert btc["flags"] == []
     table = top(collected, "--limit", "5")
     assert "mark_off_index 2" in table and "coinbaseintl BTC-PERP" not in table
+    assert "0.0088%/1h inverse, BTC" in table  # Kraken's PI_XBTUSD is coin-settled
 
 
 def test_top_json_pairs_the_recorded_rates_with_fees_and_net_apr(collected):
@@ -166,6 +167,8 @@ def test_rates_csv_matches_rates_json(collected):
         ["--taker-fee", "nosuch=0.001"],
         ["--hold-hours", "0"],
         ["--min-net-apr", "nan"],
+        ["--min-oi-usd", "nan"],
+        ["--min-volume-usd", "-1"],
         ["--exchanges", "nowhere"],
     ],
 )

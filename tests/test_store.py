@@ -339,3 +339,20 @@ def test_a_row_the_database_cannot_hold_costs_that_row_not_the_venue(store, capl
     skipped = [r.getMessage() for r in caplog.records if "cannot hold" in r.getMessage()]
     assert len(skipped) == 2 and "native_symbol holds a NUL byte" in skipped[0]
     assert "native_symbol is longer than 96 characters" in skipped[1]
+
+
+def test_a_read_only_command_never_creates_the_tables_of_a_server_database():
+    if not pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_URL}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+    from sqlalchemy import inspect
+
+    engine = create_engine(database_url(PG_URL))
+    metadata.drop_all(engine)
+    with pytest.raises(StoreError, match=r"no Funding Finder tables in .*: run `funding-finder collect`"):
+        Store(PG_URL, must_exist=True)
+    assert not inspect(engine).has_table("cycles")
+    Store(PG_URL).close()  # a writing command makes them
+    Store(PG_URL, must_exist=True).close()
+    engine.dispose()

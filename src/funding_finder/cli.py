@@ -38,7 +38,7 @@ from funding_finder.collector import Collector, CollectorConfig, CycleResult, ur
 from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
 from funding_finder.health import HealthThresholds, problems, venue_health
 from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS, FundingRate, iso_utc, strict_json
-from funding_finder.settings import POSITIVE, markdown_table, option
+from funding_finder.settings import NON_NEGATIVE, POSITIVE, markdown_table, option
 from funding_finder.store import CycleRecord, Store, StoreError, VenueRun
 
 log = logging.getLogger("funding_finder.cli")
@@ -495,13 +495,13 @@ def _fee_overrides(pairs: Sequence[str]) -> dict[str, float]:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Pairs shown.")
 @click.option(
     "--min-oi-usd",
-    type=click.FloatRange(min=0),
+    type=NON_NEGATIVE,
     default=None,
     help="Each leg's open interest, USD, at least.",
 )
 @click.option(
     "--min-volume-usd",
-    type=click.FloatRange(min=0),
+    type=NON_NEGATIVE,
     default=None,
     help="Each leg's 24 h volume, USD, at least.",
 )
@@ -603,8 +603,10 @@ def _excluded_note(excluded: dict[str, int], allowed: frozenset[str]) -> str:
 
 
 def _leg_text(leg: Any) -> Text:
-    """`okx BTC-USDT-SWAP` over `0.0100%/8h`, as Text so that venue strings are never read as markup."""
-    return Text(f"{leg.exchange} {leg.native_symbol}\n{_pct(leg.funding_rate)}/{leg.interval_hours:g}h")
+    """`okx BTC-USDT-SWAP` over `0.0100%/8h` (` inverse, BTC` after the rate for a coin-settled leg), as
+    Text so that venue strings are never read as markup."""
+    kind = f" inverse, {leg.settle}" if leg.contract_type == "inverse" else ""
+    return Text(f"{leg.exchange} {leg.native_symbol}\n{_pct(leg.funding_rate)}/{leg.interval_hours:g}h{kind}")
 
 
 def _hours(value: float | None) -> str:
@@ -750,7 +752,7 @@ def _faults(pairs: Sequence[str]) -> dict[str, str]:
 )
 @click.option(
     "--latency-ms",
-    type=click.FloatRange(min=0),
+    type=NON_NEGATIVE,
     default=None,
     help="Median added latency in ms (log-normal); default ~150 ms, 0 for none.",
 )
@@ -792,7 +794,7 @@ def simulate(
 @option("exchanges")
 @click.option(
     "--latency-ms",
-    type=click.FloatRange(min=0),
+    type=NON_NEGATIVE,
     default=None,
     help="Simulator latency median in ms (default ~150).",
 )

@@ -16,22 +16,28 @@ import click
 DEFAULT_DB = "~/.local/share/funding-finder/funding.db"
 
 
-class PositiveNumber(click.ParamType):
-    """A finite number above zero (seconds, minutes): 0, negatives, NaN and infinity are usage errors."""
+class FiniteNumber(click.ParamType):
+    """A finite number above zero (seconds, minutes), or at least zero (`above_zero=False`: latencies,
+    USD bounds): negatives, NaN and infinity are usage errors."""
 
     name = "number"
+
+    def __init__(self, above_zero: bool = True) -> None:
+        self.above_zero = above_zero
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
             number = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
-        if not math.isfinite(number) or number <= 0:
-            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
+        if not math.isfinite(number) or number < 0 or (self.above_zero and number == 0):
+            bound = "above 0" if self.above_zero else "0 or more"
+            self.fail(f"{value!r} is not a finite number {bound}", param, ctx)
         return number
 
 
-POSITIVE = PositiveNumber()
+POSITIVE = FiniteNumber()
+NON_NEGATIVE = FiniteNumber(above_zero=False)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from funding_finder.model import FundingRate, SettledFunding
@@ -262,6 +262,8 @@ class Store:
         self.url = database_url(db)
         if must_exist and self.url.startswith("sqlite:///") and not Path(self.url[10:]).is_file():
             raise StoreError(f"no database at {self.url[10:]}: run `funding-finder collect` or `demo` first")
+        if must_exist and not self.url.startswith("sqlite:"):
+            _require_tables(self.url)
         self.engine = self._open(self.url)
         self._write_lock = threading.Lock()
         self._file_id = self._sqlite_file_id()
@@ -716,6 +718,23 @@ class Store:
                 )
                 for r in conn.execute(query)
             ]
+
+
+def _require_tables(url: str) -> None:
+    """A server database the read-only commands are pointed at must hold the store already: they never
+    create its tables (a mistyped database name is an error, not an empty table)."""
+    try:
+        engine = create_engine(url, future=True)
+        try:
+            found = inspect(engine).has_table(cycles.name)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise StoreError(f"cannot open the database {shown}: {getattr(exc, 'orig', None) or exc}") from exc
+    if not found:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise StoreError(f"no Funding Finder tables in {shown}: run `funding-finder collect` there first")
 
 
 def _any_contract(columns: Any, contracts: Iterable[tuple[str, str]]) -> Any:

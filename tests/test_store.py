@@ -22,15 +22,20 @@ def pg_available() -> bool:
         return False
 
 
+def require_pg() -> None:
+    """Skip without a PostgreSQL server, except in CI, where one must answer."""
+    if not pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_URL}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     if request.param == "sqlite":
         made = Store(str(tmp_path / "funding.db"))
     else:
-        if not pg_available():
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL is not reachable at {PG_URL}")
-            pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+        require_pg()
         engine = create_engine(database_url(PG_URL))
         metadata.drop_all(engine)
         engine.dispose()
@@ -166,10 +171,7 @@ def test_a_database_made_before_the_newer_columns_gets_them_added(tmp_path):
 
 
 def test_collectors_opening_one_postgresql_database_together_migrate_it_once():
-    if not pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_URL}")
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+    require_pg()
     engine = create_engine(database_url(PG_URL))
     metadata.drop_all(engine)
     with engine.begin() as conn:  # venue_runs as the first release made it: no latency_json, no live
@@ -342,10 +344,7 @@ def test_a_row_the_database_cannot_hold_costs_that_row_not_the_venue(store, capl
 
 
 def test_a_read_only_command_never_creates_the_tables_of_a_server_database():
-    if not pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_URL}")
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+    require_pg()
     from sqlalchemy import inspect
 
     engine = create_engine(database_url(PG_URL))

@@ -166,6 +166,8 @@ def test_rates_csv_matches_rates_json(collected):
         ["--taker-fee", "okx=0.5"],
         ["--taker-fee", "nosuch=0.001"],
         ["--hold-hours", "0"],
+        ["--hold-hours", "1e-300"],
+        ["--hold-hours", "87601"],
         ["--min-net-apr", "nan"],
         ["--min-oi-usd", "nan"],
         ["--min-volume-usd", "-1"],
@@ -182,6 +184,12 @@ def test_top_and_rates_csv_refuse_a_missing_database(tmp_path):
         result = CliRunner().invoke(main, [*command, "--db", str(tmp_path / "typo.db")])
         assert result.exit_code == 1 and "no database at" in result.output
     assert CliRunner().invoke(main, ["rates", "--json", "--csv", "--db", str(tmp_path / "x")]).exit_code == 2
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")  # an empty file is no store either, and is left empty
+    for command in (["top"], ["rates"], ["cycles"]):
+        result = CliRunner().invoke(main, [*command, "--db", str(empty)])
+        assert result.exit_code == 1 and "no Funding Finder tables in" in result.output
+    assert empty.stat().st_size == 0
 
 
 def test_a_taker_fee_override_changes_the_fees(collected):

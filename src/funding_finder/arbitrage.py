@@ -246,6 +246,10 @@ class Opportunity:
         return {name: ";".join(value) if isinstance(value, list) else value for name, value in flat.items()}
 
 
+HOLD_HOURS_RANGE = (0.01, 24 * 3650.0)
+"""Holding periods accepted, in hours (36 s to ten years), by `top --hold-hours` and the API."""
+
+
 PAIR_FIELDS = (
     "spread_per_hour",
     "spread_per_8h",

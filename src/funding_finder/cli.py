@@ -34,11 +34,12 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from funding_finder import __version__
+from funding_finder.arbitrage import HOLD_HOURS_RANGE
 from funding_finder.collector import Collector, CollectorConfig, CycleResult, url_overrides
 from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
 from funding_finder.health import HealthThresholds, problems, venue_health
 from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS, FundingRate, iso_utc, strict_json
-from funding_finder.settings import NON_NEGATIVE, POSITIVE, markdown_table, option
+from funding_finder.settings import NON_NEGATIVE, POSITIVE, FiniteNumber, markdown_table, option
 from funding_finder.store import CycleRecord, Store, StoreError, VenueRun
 
 log = logging.getLogger("funding_finder.cli")
@@ -514,7 +515,7 @@ def _fee_overrides(pairs: Sequence[str]) -> dict[str, float]:
 )
 @click.option(
     "--hold-hours",
-    type=POSITIVE,
+    type=FiniteNumber(minimum=HOLD_HOURS_RANGE[0], maximum=HOLD_HOURS_RANGE[1]),
     default=168.0,
     show_default=True,
     help="Holding period in hours over which the fees of opening and closing are spread.",

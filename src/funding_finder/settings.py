@@ -22,8 +22,12 @@ class FiniteNumber(click.ParamType):
 
     name = "number"
 
-    def __init__(self, above_zero: bool = True) -> None:
+    def __init__(
+        self, above_zero: bool = True, minimum: float | None = None, maximum: float | None = None
+    ) -> None:
         self.above_zero = above_zero
+        self.minimum = minimum
+        self.maximum = maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
@@ -33,6 +37,12 @@ class FiniteNumber(click.ParamType):
         if not math.isfinite(number) or number < 0 or (self.above_zero and number == 0):
             bound = "above 0" if self.above_zero else "0 or more"
             self.fail(f"{value!r} is not a finite number {bound}", param, ctx)
+        if (self.minimum is not None and number < self.minimum) or (
+            self.maximum is not None and number > self.maximum
+        ):
+            low = "" if self.minimum is None else f" from {self.minimum:g}"
+            high = "" if self.maximum is None else f" up to {self.maximum:g}"
+            self.fail(f"{value!r} is outside the range{low}{high}", param, ctx)
         return number
 
 

@@ -262,7 +262,7 @@ class Store:
         self.url = database_url(db)
         if must_exist and self.url.startswith("sqlite:///") and not Path(self.url[10:]).is_file():
             raise StoreError(f"no database at {self.url[10:]}: run `funding-finder collect` or `demo` first")
-        if must_exist and not self.url.startswith("sqlite:"):
+        if must_exist and self.url != "sqlite:///:memory:":
             _require_tables(self.url)
         self.engine = self._open(self.url)
         self._write_lock = threading.Lock()
@@ -721,8 +721,8 @@ class Store:
 
 
 def _require_tables(url: str) -> None:
-    """A server database the read-only commands are pointed at must hold the store already: they never
-    create its tables (a mistyped database name is an error, not an empty table)."""
+    """A database the read-only commands are pointed at must hold the store already: they never create
+    its tables (a mistyped database name, or an empty file, is an error, not an empty table)."""
     try:
         engine = create_engine(url, future=True)
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from funding_finder.arbitrage import Filters
+from funding_finder.arbitrage import HOLD_HOURS_RANGE, Filters
 from funding_finder.exchanges import VENUES
 from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS
 from funding_finder.web import params
@@ -57,7 +57,8 @@ def opportunity_filters(args: Any, stored: Collection[str]) -> tuple[Filters, fl
         min_net_apr=params.number(args, "min_net_apr", None),
         allow_flags=params.names(args, "allow_flags", allowed=ALLOWABLE_FLAGS) or frozenset(),
     )
-    hold_hours = params.number(args, "hold_hours", DEFAULT_HOLD_HOURS, low=0.01, high=24 * 3650)
+    low, high = HOLD_HOURS_RANGE
+    hold_hours = params.number(args, "hold_hours", DEFAULT_HOLD_HOURS, low=low, high=high)
     history_days = params.number(
         args, "history_days", DEFAULT_HISTORY_DAYS, low=0.0001, high=MAX_HISTORY_DAYS
     )

@@ -35,6 +35,7 @@ from sqlalchemy import BigInteger, Boolean, Column, MetaData, String, Table, Tex
 from sqlalchemy import update as sql_update
 
 from funding_finder.arbitrage import Filters, find_opportunities
+from funding_finder.health import HealthThresholds, venue_health
 from funding_finder.model import iso_utc, strict_json
 from funding_finder.store import Store
 from funding_finder.store import cycles as cycles_table
@@ -42,7 +43,6 @@ from funding_finder.store import venue_runs as runs_table
 
 log = logging.getLogger("funding_finder.alerts")
 
-NO_ROWS = ("failed", "deadline")
 """Venue-run statuses that brought no rows: what the failure rate counts."""
 
 state_metadata = MetaData()
@@ -255,17 +255,14 @@ def net_apr_conditions(rule: NetAprRule, store: Store) -> list[Condition]:
 
 
 def failure_rate_conditions(rule: FailureRateRule, store: Store) -> list[Condition]:
-    runs: dict[str, list[str]] = {}
+    """The venues whose runs brought no rows in more than `above_pct` % of the last `cycles` finished
+    cycles: the rate `health.venue_health` counts for the health page."""
     recent = store.cycles(rule.cycles, finished_only=True)
-    for cycle in recent:
-        for run in cycle.venues:
-            runs.setdefault(run.exchange, []).append(run.status)
     found = []
-    for venue, statuses in sorted(runs.items()):
+    for venue, health in venue_health(recent, HealthThresholds(window_cycles=rule.cycles)).items():
         if rule.venue is not None and venue != rule.venue:
             continue
-        failed = sum(status in NO_ROWS for status in statuses)
-        rate_pct = 100 * failed / len(statuses)
+        rate_pct = 100 * health.failure_rate
         if rate_pct > rule.above_pct:
             found.append(
                 Condition(
@@ -273,12 +270,12 @@ def failure_rate_conditions(rule: FailureRateRule, store: Store) -> list[Conditi
                     rule="failure_rate",
                     subject=venue,
                     message=(
-                        f"{venue}: {failed} of its last {len(statuses)} runs brought no rows "
+                        f"{venue}: {health.failed_runs} of its last {health.runs} runs brought no rows "
                         f"({rate_pct:.0f} %, above {rule.above_pct:g} %)"
                     ),
                     value=rate_pct,
                     threshold=rule.above_pct,
-                    details={"failed_runs": failed, "runs": len(statuses)},
+                    details={"failed_runs": health.failed_runs, "runs": health.runs},
                 )
             )
     return found

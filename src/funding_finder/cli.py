@@ -40,7 +40,7 @@ from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
 from funding_finder.health import HealthThresholds, problems, venue_health
 from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS, FundingRate, iso_utc, strict_json
 from funding_finder.settings import NON_NEGATIVE, POSITIVE, FiniteNumber, markdown_table, option
-from funding_finder.store import CycleRecord, Store, StoreError, VenueRun
+from funding_finder.store import Store, StoreError, VenueRun
 
 log = logging.getLogger("funding_finder.cli")
 
@@ -659,7 +659,7 @@ def cycles(as_json: bool, limit: int, db: str, stale_after_cycles: int, failure_
     health = venue_health(store.cycles(thresholds.window_cycles), thresholds)
     store.close()
     if as_json:
-        click.echo(json.dumps(strict_json([_cycle_json(record) for record in records])))
+        click.echo(json.dumps(strict_json([record.to_json() for record in records])))
         return
     for record in records:
         console.print(
@@ -688,16 +688,6 @@ def _limit_use(run: VenueRun) -> str:
     if run.pauses:
         parts.append(f"pauses {run.pauses}")
     return "".join(f"{part}  " for part in parts)
-
-
-def _cycle_json(record: CycleRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "started_at": iso_utc(record.started_at),
-        "finished_at": iso_utc(record.finished_at),
-        "status": record.status,
-        "venues": [run.to_json() for run in record.venues],
-    }
 
 
 @main.command()

@@ -50,7 +50,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from funding_finder.model import FundingRate, SettledFunding
+from funding_finder.model import FundingRate, SettledFunding, iso_utc
 
 log = logging.getLogger("funding_finder.store")
 
@@ -226,6 +226,16 @@ class CycleRecord:
     finished_at: datetime | None
     status: str
     venues: list[VenueRun]
+
+    def to_json(self) -> dict[str, Any]:
+        """Times ISO-8601 UTC; the venue runs as `VenueRun.to_json` (`cycles --json`, `/api/cycles`)."""
+        return {
+            "id": self.id,
+            "started_at": iso_utc(self.started_at),
+            "finished_at": iso_utc(self.finished_at),
+            "status": self.status,
+            "venues": [run.to_json() for run in self.venues],
+        }
 
 
 def database_url(db: str) -> str:

@@ -19,7 +19,6 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from funding_finder.arbitrage import rate_per_hour
 from funding_finder.model import FundingRate, SettledFunding, iso_utc
-from funding_finder.store import CycleRecord
 from funding_finder.web import params
 from funding_finder.web.data import Reader, VenueHealth
 from funding_finder.web.filters import opportunity_filters, rate_query
@@ -154,23 +153,13 @@ def history_events() -> Response:
     return _page([event_json(e) for e in events], limit, offset)
 
 
-def cycle_json(record: CycleRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "started_at": iso_utc(record.started_at),
-        "finished_at": iso_utc(record.finished_at),
-        "status": record.status,
-        "venues": [run.to_json() for run in record.venues],
-    }
-
-
 @blueprint.get("/cycles")
 def cycles() -> Response:
     """Collection cycles, newest first, with every venue's run (as `funding-finder cycles --json`)."""
     params.only_known(request.args, ("limit", "offset"))
     limit, offset = params.page(request.args, 20, max_limit=200)
     records = reader().cycles(limit + 1, offset)
-    return _page([cycle_json(r) for r in records], limit, offset)
+    return _page([r.to_json() for r in records], limit, offset)
 
 
 def health_json(health: VenueHealth, now: Any) -> dict[str, Any]:

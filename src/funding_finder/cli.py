@@ -39,7 +39,15 @@ from funding_finder.collector import Collector, CollectorConfig, CycleResult, ur
 from funding_finder.exchanges import CCXT_PREFIX, VENUES, get_venue
 from funding_finder.health import HealthThresholds, problems, venue_health
 from funding_finder.model import FLAG_INTERVAL_UNKNOWN, FLAGS, FundingRate, iso_utc, strict_json
-from funding_finder.settings import NON_NEGATIVE, POSITIVE, FiniteNumber, markdown_table, option
+from funding_finder.settings import (
+    COLLECTOR_SETTINGS,
+    NON_NEGATIVE,
+    POSITIVE,
+    FiniteNumber,
+    markdown_table,
+    option,
+    options,
+)
 from funding_finder.store import Store, StoreError, VenueRun
 
 log = logging.getLogger("funding_finder.cli")
@@ -161,11 +169,7 @@ def _warn_unknown_overrides(venue_ids: Sequence[str]) -> None:
 @option("every")
 @option("db")
 @option("exchanges")
-@option("venue_deadline_s")
-@option("cycle_deadline_s")
-@option("timeout_s")
-@option("retries")
-@option("instruments_max_age_s")
+@options(*COLLECTOR_SETTINGS)
 @option("stale_after_cycles")
 @option("failure_rate_alert")
 @option("keep_full_days")
@@ -993,11 +997,7 @@ def _run_service(
 @option("every")
 @option("db")
 @option("exchanges")
-@option("venue_deadline_s")
-@option("cycle_deadline_s")
-@option("timeout_s")
-@option("retries")
-@option("instruments_max_age_s")
+@options(*COLLECTOR_SETTINGS)
 @option("keep_full_days")
 @option("config")
 @option("log_level")

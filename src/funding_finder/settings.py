@@ -154,6 +154,21 @@ def option(name: str, default: Any = None) -> Callable[[Callable[..., Any]], Cal
     return SETTINGS[name].click_option(default)
 
 
+COLLECTOR_SETTINGS = ("venue_deadline_s", "cycle_deadline_s", "timeout_s", "retries", "instruments_max_age_s")
+"""The settings of a collection cycle, which `collect` and `run` both take."""
+
+
+def options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click options of several declared settings, listed in `--help` in the order given."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for name in reversed(names):
+            command = option(name)(command)
+        return command
+
+    return decorate
+
+
 def markdown_table() -> str:
     """The README's settings table."""
     lines = [
